@@ -1,0 +1,56 @@
+# Rectify: `make run` serves the app with demo data; `make test` runs the whole suite.
+# Both set up everything first: system packages (when root), the virtualenv, the pinned
+# Python packages, the database.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Debian packages the app needs at run time and in tests.
+SYSTEM_PACKAGES :=
+# The PostgreSQL leg of the suite.
+PG_PACKAGES := postgresql
+
+.PHONY: run test test-pg ci bench lint messages system install clean
+
+run: install
+	DEBUG=true $(BIN)/python manage.py migrate --noinput
+	DEBUG=true $(BIN)/python manage.py seed_demo
+	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-pg: install
+	@scripts/ensure-packages $(PG_PACKAGES)
+	scripts/with-postgres $(BIN)/python -m pytest
+
+ci: lint test test-pg
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings
+
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Refresh the translation catalogue after changing texts (needs GNU gettext).
+messages: install
+	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file
+	DEBUG=true $(BIN)/python manage.py compilemessages -l zh_Hans
+
+system:
+	@scripts/ensure-packages $(SYSTEM_PACKAGES)
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || scripts/ensure-packages python3-venv
+
+install: system $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles media

@@ -1,0 +1,105 @@
+"""Forms parse and clean what a user typed; ``ledger.workflow`` applies the change."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Department, Item, Leader
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class ActionForm(forms.Form):
+    """Every action form carries the item version its page was drawn from."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class NoteForm(ActionForm):
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class RequiredNoteForm(ActionForm):
+    note = forms.CharField(
+        label=_("Instructions"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ReasonForm(ActionForm):
+    reason = forms.CharField(
+        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class CommentForm(ActionForm):
+    text = forms.CharField(
+        label=_("Comment"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class AssignForm(ActionForm):
+    leader = forms.ModelChoiceField(
+        label=_("Responsible leader"), queryset=Leader.objects.filter(is_active=True)
+    )
+    lead_department = forms.ModelChoiceField(
+        label=_("Lead department"), queryset=Department.objects.filter(is_active=True)
+    )
+    co_departments = forms.ModelMultipleChoiceField(
+        label=_("Co-responsible departments"),
+        queryset=Department.objects.filter(is_active=True),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    responsible_person = forms.CharField(
+        label=_("Responsible person"), max_length=100, required=False
+    )
+    deadline = forms.DateField(label=_("Deadline"), widget=DateInput())
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, item: Item | None = None, **kwargs):
+        if item is not None and not kwargs.get("data"):
+            kwargs.setdefault(
+                "initial",
+                {
+                    "leader": item.leader_id,
+                    "lead_department": item.lead_department_id,
+                    "co_departments": [d.pk for d in item.co_departments.all()],
+                    "responsible_person": item.responsible_person,
+                    "deadline": item.deadline,
+                },
+            )
+        super().__init__(*args, **kwargs)
+
+
+class ProgressForm(ActionForm):
+    reported_on = forms.DateField(label=_("Date"), widget=DateInput())
+    percent = forms.IntegerField(label=_("Percent done"), min_value=0, max_value=100)
+    text = forms.CharField(
+        label=_("Progress"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+class CloseoutForm(ActionForm):
+    outcome_kind = forms.ChoiceField(
+        label=_("Outcome kind"), choices=Item.OutcomeKind.choices, widget=forms.RadioSelect
+    )
+    outcome = forms.CharField(
+        label=_("Outcome"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+class ExtensionForm(ActionForm):
+    new_deadline = forms.DateField(label=_("New deadline"), widget=DateInput())
+    reason = forms.CharField(
+        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )

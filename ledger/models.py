@@ -1,0 +1,552 @@
+"""The ledger: rounds of feedback, the items they were consolidated into, and their history.
+
+The words are DESIGN.md's: a ``Round`` (评价批次) brings ``Suggestion`` rows (意见建议) that
+are consolidated into ``Item`` rows (整改事项); an item is assigned, progresses, and is closed
+out (销号). Every change of an item's state is made by ``ledger.workflow`` and recorded as
+an ``Event``.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Department(models.Model):
+    """A unit (部门/单位) that leads or shares items; every official belongs to one."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    email = models.EmailField(_("email for notices"), blank=True)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Leader(models.Model):
+    """A city leader (市级领导) who answers for items: a name and a post."""
+
+    name = models.CharField(_("name"), max_length=50)
+    post = models.CharField(_("post"), max_length=100, help_text=_("e.g. 常务副市长"))
+    order = models.PositiveIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = _("leader")
+        verbose_name_plural = _("leaders")
+        constraints = [
+            models.UniqueConstraint(fields=["name", "post"], name="leader_name_post_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post} {self.name}"
+
+
+class User(AbstractUser):
+    """A person who signs in. The role says what they see and may do (DESIGN.md, roles)."""
+
+    class Role(models.TextChoices):
+        SUPERVISOR = "supervisor", _("Supervisor")
+        OFFICIAL = "official", _("Department official")
+        LEADER = "leader", _("Leader")
+
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    leader = models.OneToOneField(
+        Leader,
+        verbose_name=_("leader"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="user",
+        help_text=_("For a leader's account: the leader it signs in as."),
+    )
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(role="official") | Q(department__isnull=False),
+                name="user_official_has_department",
+                violation_error_message=_("A department official needs a department."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="leader") | Q(leader__isnull=False),
+                name="user_leader_has_leader",
+                violation_error_message=_("A leader's account needs the leader it signs in as."),
+            ),
+        ]
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.is_active and (self.role == self.Role.SUPERVISOR or self.is_superuser)
+
+    @property
+    def is_official(self) -> bool:
+        return self.is_active and self.role == self.Role.OFFICIAL and self.department_id is not None
+
+    @property
+    def is_leader(self) -> bool:
+        return self.is_active and self.role == self.Role.LEADER and self.leader_id is not None
+
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Round(models.Model):
+    """A batch of feedback (评价批次) sent by a higher office, e.g. 2019年度 or 2020年中期."""
+
+    class Kind(models.TextChoices):
+        ANNUAL = "annual", _("Annual")
+        MIDYEAR = "midyear", _("Mid-year")
+
+    name = models.CharField(_("name"), max_length=100, unique=True, help_text=_("e.g. 2019年度"))
+    code = models.SlugField(
+        _("code"),
+        max_length=20,
+        unique=True,
+        help_text=_("Prefix of item numbers, e.g. 2019 gives 2019-0001."),
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    document_number = models.CharField(
+        _("document number"), max_length=100, blank=True, help_text=_("e.g. 桂绩办发〔2020〕6号")
+    )
+    source = models.CharField(_("sent by"), max_length=100, blank=True)
+    received_on = models.DateField(_("received on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-year", "kind", "name"]
+        verbose_name = _("round")
+        verbose_name_plural = _("rounds")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    """A field of feedback (类别), configurable per round and ordered."""
+
+    round = models.ForeignKey(
+        Round, verbose_name=_("round"), on_delete=models.CASCADE, related_name="categories"
+    )
+    name = models.CharField(_("name"), max_length=50)
+    order = models.PositiveIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["round", "order", "name"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        constraints = [
+            models.UniqueConstraint(fields=["round", "name"], name="category_name_unique_per_round"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ItemQuerySet(models.QuerySet["Item"]):
+    def visible_to(self, user) -> ItemQuerySet:
+        """The one answer to "which items may this user see" (DESIGN.md, roles).
+
+        Views, exports and the workflow all start from here, so an item outside a user's
+        reach is simply not found (404), never shown and then refused.
+        """
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        if user.is_supervisor:
+            return self.all()
+        if user.is_official:
+            # EXISTS rather than a join, so an item is never listed twice and no DISTINCT
+            # is needed over the whole ledger.
+            shares = Item.co_departments.through.objects.filter(
+                item_id=OuterRef("pk"), department_id=user.department_id
+            )
+            return self.filter(Q(lead_department_id=user.department_id) | Exists(shares))
+        if user.is_leader:
+            return self.filter(leader_id=user.leader_id)
+        return self.none()
+
+    def open(self) -> ItemQuerySet:
+        return self.exclude(state=Item.State.CLOSED)
+
+    def overdue(self, today: datetime.date | None = None) -> ItemQuerySet:
+        """Deadline passed and not closed. Derived on every query, never stored."""
+        today = today or timezone.localdate()
+        return self.open().filter(deadline__lt=today)
+
+    def due_within(self, days: int, today: datetime.date | None = None) -> ItemQuerySet:
+        today = today or timezone.localdate()
+        return self.open().filter(
+            deadline__gte=today, deadline__lte=today + datetime.timedelta(days=days)
+        )
+
+
+class Item(models.Model):
+    """An item of the ledger (整改事项/台账条目): the unit that moves through the workflow."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Awaiting assignment")
+        ASSIGNED = "assigned", _("Assigned")
+        IN_PROGRESS = "in_progress", _("In progress")
+        REQUESTED = "requested", _("Close-out requested")
+        CLOSED = "closed", _("Closed out")
+
+    class Track(models.TextChoices):
+        IMMEDIATE = "immediate", _("Fix at once (立行立改)")
+        JOINT = "joint", _("Joint action (集中治理)")
+
+    class OutcomeKind(models.TextChoices):
+        DONE = "done", _("Done")
+        LONG_TERM = "long_term", _("Partly done, kept up long-term")
+
+    round = models.ForeignKey(
+        Round, verbose_name=_("round"), on_delete=models.PROTECT, related_name="items"
+    )
+    number = models.CharField(_("number"), max_length=32)
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="items",
+    )
+    title = models.CharField(_("problem"), max_length=300)
+    track = models.CharField(
+        _("track"), max_length=10, choices=Track.choices, default=Track.IMMEDIATE
+    )
+    leader = models.ForeignKey(
+        Leader,
+        verbose_name=_("responsible leader"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="items",
+    )
+    responsible_person = models.CharField(_("responsible person"), max_length=100, blank=True)
+    lead_department = models.ForeignKey(
+        Department,
+        verbose_name=_("lead department"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="led_items",
+    )
+    co_departments = models.ManyToManyField(
+        Department,
+        verbose_name=_("co-responsible departments"),
+        blank=True,
+        related_name="shared_items",
+    )
+    deadline = models.DateField(_("deadline"), null=True, blank=True)
+    original_deadline = models.DateField(
+        _("original deadline"),
+        null=True,
+        blank=True,
+        help_text=_("The deadline first assigned, kept when an extension is granted."),
+    )
+    measures = models.TextField(_("measures"), blank=True)
+    goal = models.TextField(_("goal"), blank=True)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.DRAFT)
+    percent = models.PositiveSmallIntegerField(_("percent done"), default=0)
+    outcome = models.TextField(_("outcome"), blank=True)
+    outcome_kind = models.CharField(
+        _("outcome kind"), max_length=10, choices=OutcomeKind.choices, blank=True
+    )
+    closed_on = models.DateField(_("closed out on"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed out by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Escalation (挂牌督办) is an event, not a state; this is when the last one was made,
+    # kept on the row so that lists can filter on it without reading the history.
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # Bumped by every change: a form carries the version it was drawn from, and a change
+    # made against an older one is refused instead of silently overwriting another's work.
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = ItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["round", "number"]
+        verbose_name = _("item")
+        verbose_name_plural = _("items")
+        constraints = [
+            models.UniqueConstraint(fields=["round", "number"], name="item_number_unique_per_round"),
+            models.CheckConstraint(
+                condition=Q(percent__gte=0) & Q(percent__lte=100), name="item_percent_0_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["draft", "assigned", "in_progress", "requested", "closed"]),
+                name="item_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome_kind__in=["", "done", "long_term"]),
+                name="item_outcome_kind_valid",
+            ),
+            # Closed out means someone approved it, on a day, as done or long-term.
+            models.CheckConstraint(
+                condition=~Q(state="closed")
+                | (Q(closed_on__isnull=False) & ~Q(outcome_kind="")),
+                name="item_closed_has_date_and_outcome",
+            ),
+        ]
+        indexes = [
+            # The deadline light and the overdue filter: open items by deadline.
+            models.Index(fields=["state", "deadline"], name="item_state_deadline"),
+            # An official's ledger: their department's items.
+            models.Index(fields=["lead_department", "state"], name="item_lead_state"),
+            models.Index(fields=["leader", "state"], name="item_leader_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    def is_overdue(self, today: datetime.date | None = None) -> bool:
+        today = today or timezone.localdate()
+        return self.state != self.State.CLOSED and self.deadline is not None and self.deadline < today
+
+    def light(self, today: datetime.date | None = None) -> str:
+        """The deadline light (红黄绿灯): "red", "yellow", "green", or "" when none applies."""
+        if self.state == self.State.CLOSED or self.deadline is None:
+            return ""
+        today = today or timezone.localdate()
+        if self.deadline < today:
+            return "red"
+        if self.deadline <= today + datetime.timedelta(days=settings.DUE_SOON_DAYS):
+            return "yellow"
+        return "green"
+
+    def days_overdue(self, today: datetime.date | None = None) -> int:
+        if not self.is_overdue(today):
+            return 0
+        return ((today or timezone.localdate()) - self.deadline).days
+
+
+class Suggestion(models.Model):
+    """One suggestion (意见建议) exactly as received. Never dropped: after consolidation it
+    stays attached to the item it was merged into."""
+
+    round = models.ForeignKey(
+        Round, verbose_name=_("round"), on_delete=models.PROTECT, related_name="suggestions"
+    )
+    seq = models.PositiveIntegerField(_("number as received"))
+    text = models.TextField(_("text"))
+    category_text = models.CharField(_("category as received"), max_length=50, blank=True)
+    region = models.CharField(_("region"), max_length=50, blank=True)
+    channel = models.CharField(_("channel"), max_length=50, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    item = models.ForeignKey(
+        Item,
+        verbose_name=_("item"),
+        # PROTECT: an item that still holds suggestions cannot be deleted and take them along.
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="suggestions",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["round", "seq"]
+        verbose_name = _("suggestion")
+        verbose_name_plural = _("suggestions")
+        constraints = [
+            models.UniqueConstraint(fields=["round", "seq"], name="suggestion_seq_unique_per_round"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seq}. {self.text[:40]}"
+
+
+class Progress(models.Model):
+    """A dated report of progress (整改进展) posted by a responsible department."""
+
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="progress"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("posted by"), on_delete=models.PROTECT
+    )
+    department = models.ForeignKey(
+        Department, verbose_name=_("department"), on_delete=models.PROTECT
+    )
+    reported_on = models.DateField(_("date"))
+    text = models.TextField(_("progress"))
+    percent = models.PositiveSmallIntegerField(_("percent done"))
+    created_at = models.DateTimeField(_("posted at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["item", "created_at"]
+        verbose_name = _("progress")
+        verbose_name_plural = _("progress")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percent__gte=0) & Q(percent__lte=100), name="progress_percent_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.number} {self.reported_on} {self.percent}%"
+
+
+def evidence_path(evidence: Evidence, filename: str) -> str:
+    # The stored name is ours, never the uploader's: no path tricks, no clashes.
+    stem = timezone.now().strftime("%Y/%m")
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"evidence/{stem}/{evidence.sha256[:32]}.{suffix[:10]}"
+
+
+class Evidence(models.Model):
+    """A file that backs a progress report (佐证材料)."""
+
+    progress = models.ForeignKey(
+        Progress, verbose_name=_("progress"), on_delete=models.PROTECT, related_name="evidence"
+    )
+    file = models.FileField(_("file"), upload_to=evidence_path)
+    name = models.CharField(_("file name"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size"))
+    content_type = models.CharField(_("type"), max_length=100)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+
+    class Meta:
+        ordering = ["progress", "pk"]
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Extension(models.Model):
+    """A request for a later deadline (延期), granted or refused by a supervisor."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        GRANTED = "granted", _("Granted")
+        REFUSED = "refused", _("Refused")
+
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="extensions"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    old_deadline = models.DateField(_("deadline before"), null=True, blank=True)
+    new_deadline = models.DateField(_("deadline asked for"))
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        ordering = ["requested_at"]
+        verbose_name = _("extension")
+        verbose_name_plural = _("extensions")
+        constraints = [
+            # One open request at a time per item: a second waits for the first decision.
+            models.UniqueConstraint(
+                fields=["item"],
+                condition=Q(status="pending"),
+                name="extension_one_pending_per_item",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.number} → {self.new_deadline}"
+
+
+class Event(models.Model):
+    """One line of an item's history (状态流转记录): who did what, when, from which state to
+    which. Append-only: written by ``ledger.workflow`` in the same transaction as the change."""
+
+    class Kind(models.TextChoices):
+        ASSIGN = "assign", _("Assigned")
+        DECLINE = "decline", _("Declined")
+        START = "start", _("Started")
+        REQUEST = "request", _("Requested close-out")
+        APPROVE = "approve", _("Approved close-out")
+        RETURN = "return", _("Returned")
+        EXTENSION_REQUEST = "extension_request", _("Asked for an extension")
+        EXTENSION_GRANT = "extension_grant", _("Granted an extension")
+        EXTENSION_REFUSE = "extension_refuse", _("Refused an extension")
+        ESCALATE = "escalate", _("Escalated")
+        COMMENT = "comment", _("Commented")
+
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    kind = models.CharField(_("what"), max_length=20, choices=Kind.choices)
+    from_state = models.CharField(_("from"), max_length=20, choices=Item.State.choices)
+    to_state = models.CharField(_("to"), max_length=20, choices=Item.State.choices)
+    note = models.TextField(_("note"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["item", "at", "pk"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [models.Index(fields=["item", "at"], name="event_item_at")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.kind} {self.from_state}→{self.to_state}"

@@ -1,0 +1,500 @@
+"""The close-out (销号) workflow of DESIGN.md, one function per action.
+
+Each function:
+
+1. checks that the actor may take this action on this item (``RULES``),
+2. checks that the item is in a state the action starts from,
+3. changes the row only if it is still the version the actor saw: a compare-and-swap
+   ``UPDATE … WHERE id = %s AND state = %s AND version = %s``, so that of two people who
+   act on the same item at once exactly one wins and the other is told who was first,
+4. writes exactly one ``Event``, in the same transaction as the change.
+
+A refused action raises a ``WorkflowError`` whose message says why, in the active language,
+and has written nothing.
+
+We do not use django-fsm-2 here: its ConcurrentTransitionMixin guards only the state field
+and works by overriding ``Model._do_update`` (a save() override, which our style forbids for
+workflow), while the browser needs a version check that also catches edits which leave the
+state alone. The rule table below keeps the "who may do what from where" in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Department, Event, Extension, Item, Leader, Progress, User
+
+State = Item.State
+Kind = Event.Kind
+
+SUPERVISOR = "supervisor"
+LEAD = "lead"  # an official of the item's lead department
+RESPONSIBLE = "responsible"  # an official of the lead or a co-responsible department
+READER = "reader"  # anyone who may see the item
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    label: str
+    sources: frozenset[str]
+    who: str
+
+
+OPEN = frozenset({State.ASSIGNED, State.IN_PROGRESS, State.REQUESTED})
+ALL = frozenset(State.values)
+
+RULES: dict[str, Rule] = {
+    "assign": Rule(_("assign"), frozenset({State.DRAFT}), SUPERVISOR),
+    "decline": Rule(_("decline"), frozenset({State.ASSIGNED}), LEAD),
+    "start": Rule(_("start work on"), frozenset({State.ASSIGNED}), LEAD),
+    "progress": Rule(
+        _("post progress on"), frozenset({State.ASSIGNED, State.IN_PROGRESS}), RESPONSIBLE
+    ),
+    "request": Rule(_("request close-out of"), frozenset({State.IN_PROGRESS}), LEAD),
+    "approve": Rule(_("approve close-out of"), frozenset({State.REQUESTED}), SUPERVISOR),
+    "return": Rule(_("return"), frozenset({State.REQUESTED}), SUPERVISOR),
+    "request_extension": Rule(
+        _("ask for an extension of"), frozenset({State.ASSIGNED, State.IN_PROGRESS}), LEAD
+    ),
+    "grant_extension": Rule(_("grant an extension of"), OPEN, SUPERVISOR),
+    "refuse_extension": Rule(_("refuse an extension of"), OPEN, SUPERVISOR),
+    "escalate": Rule(_("escalate"), OPEN, SUPERVISOR),
+    "comment": Rule(_("comment on"), ALL, READER),
+}
+
+WHO_TEXT = {
+    SUPERVISOR: _("only a supervisor of the evaluation office may do that"),
+    LEAD: _("only an official of the lead department may do that"),
+    RESPONSIBLE: _("only an official of a responsible department may do that"),
+    READER: _("you cannot see this item"),
+}
+
+
+class WorkflowError(Exception):
+    """An action that was refused. ``str()`` gives the reason in the active language."""
+
+    template = _("This action was refused.")
+
+    def __init__(self, template=None, field: str | None = None, **params):
+        self.template = template if template is not None else self.template
+        self.field = field  # the form field the reason belongs to, if any
+        self.params = params
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return str(self.template) % {k: str(v) for k, v in self.params.items()}
+
+
+class NotAllowed(WorkflowError):
+    template = _("You may not %(action)s this item: %(why)s.")
+
+
+class WrongState(WorkflowError):
+    template = _("You cannot %(action)s an item that is “%(state)s”.")
+
+
+class Stale(WorkflowError):
+    template = _(
+        "%(who)s changed this item at %(when)s (it is now “%(state)s”); nothing of yours "
+        "was saved. Reload the page to see the change, then try again."
+    )
+
+
+class Invalid(WorkflowError):
+    pass
+
+
+def role_of(user: User, item: Item) -> set[str]:
+    """What the user is to this item: supervisor, lead, responsible, reader (any number)."""
+    roles: set[str] = set()
+    if not user.is_authenticated or not user.is_active:
+        return roles
+    if user.is_supervisor:
+        roles |= {SUPERVISOR, READER}
+    if user.is_official:
+        if item.lead_department_id == user.department_id:
+            roles |= {LEAD, RESPONSIBLE, READER}
+        elif item.co_departments.filter(pk=user.department_id).exists():
+            roles |= {RESPONSIBLE, READER}
+    if user.is_leader and item.leader_id == user.leader_id:
+        roles.add(READER)
+    return roles
+
+
+def allowed_actions(user: User, item: Item) -> list[str]:
+    """The actions this user may take on this item now: the buttons a page shows."""
+    roles = role_of(user, item)
+    return [
+        name
+        for name, rule in RULES.items()
+        if rule.who in roles and item.state in rule.sources
+    ]
+
+
+def check(action: str, user: User, item: Item) -> Rule:
+    """Raise unless ``user`` may take ``action`` on ``item`` in the state they saw."""
+    rule = RULES[action]
+    if rule.who not in role_of(user, item):
+        raise NotAllowed(action=rule.label, why=WHO_TEXT[rule.who])
+    if item.state not in rule.sources:
+        raise WrongState(action=rule.label, state=item.get_state_display())
+    return rule
+
+
+def _now(at: datetime.datetime | None) -> datetime.datetime:
+    return at or timezone.now()
+
+
+def _stale(item: Item) -> Stale:
+    current = (
+        Item.objects.filter(pk=item.pk)
+        .select_related("updated_by")
+        .only("state", "updated_at", "updated_by__username", "updated_by__first_name",
+              "updated_by__last_name")
+        .first()
+    )
+    if current is None:
+        return Stale(_("This item no longer exists."))
+    who = current.updated_by.display_name() if current.updated_by else _("Someone")
+    when = formats.date_format(timezone.localtime(current.updated_at), "Y-m-d H:i")
+    return Stale(who=who, when=when, state=current.get_state_display())
+
+
+def _swap(item: Item, actor: User, to_state: str, at: datetime.datetime, **changes) -> None:
+    """Compare-and-swap the item from the state and version the actor saw.
+
+    Runs inside the caller's transaction. Zero rows changed means someone else changed the
+    item first: nothing is written and the actor is told who.
+    """
+    changed = Item.objects.filter(pk=item.pk, state=item.state, version=item.version).update(
+        state=to_state, version=F("version") + 1, updated_at=at, updated_by=actor, **changes
+    )
+    if changed != 1:
+        raise _stale(item)
+    for name, value in changes.items():
+        setattr(item, name, value)
+    item.state = to_state
+    item.version += 1
+    item.updated_at = at
+    item.updated_by = actor
+
+
+def _event(item: Item, actor: User, kind: str, from_state: str, at, note: str = "", **data):
+    return Event.objects.create(
+        item=item,
+        actor=actor,
+        kind=kind,
+        from_state=from_state,
+        to_state=item.state,
+        note=note,
+        data=data,
+        at=at,
+    )
+
+
+def _required(text: str, field: str, message) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise Invalid(message, field=field)
+    return text
+
+
+def assign(
+    item: Item,
+    *,
+    by: User,
+    leader: Leader | None = None,
+    lead_department: Department | None = None,
+    co_departments: Iterable[Department] | None = None,
+    deadline: datetime.date | None = None,
+    responsible_person: str | None = None,
+    note: str = "",
+    at: datetime.datetime | None = None,
+) -> Event:
+    """交办: a supervisor sets the responsibility of a draft item and hands it over."""
+    check("assign", by, item)
+    at = _now(at)
+    leader = leader or item.leader
+    lead_department = lead_department or item.lead_department
+    deadline = deadline or item.deadline
+    if leader is None:
+        raise Invalid(_("Choose the responsible leader."), field="leader")
+    if lead_department is None:
+        raise Invalid(_("Choose the lead department."), field="lead_department")
+    if deadline is None:
+        raise Invalid(_("Set the deadline."), field="deadline")
+    if deadline < timezone.localdate(at):
+        raise Invalid(_("The deadline cannot be in the past."), field="deadline")
+    co = None if co_departments is None else list(co_departments)
+    if co is not None and any(d.pk == lead_department.pk for d in co):
+        raise Invalid(
+            _("The lead department cannot also be a co-responsible department."),
+            field="co_departments",
+        )
+    changes = {"leader": leader, "lead_department": lead_department, "deadline": deadline}
+    if responsible_person is not None:
+        changes["responsible_person"] = responsible_person.strip()
+    with transaction.atomic():
+        from_state = item.state
+        _swap(item, by, State.ASSIGNED, at, **changes)
+        if co is not None:
+            item.co_departments.set(co)
+        return _event(
+            item,
+            by,
+            Kind.ASSIGN,
+            from_state,
+            at,
+            note,
+            leader=str(leader),
+            lead_department=lead_department.name,
+            deadline=deadline.isoformat(),
+        )
+
+
+def decline(item: Item, *, by: User, reason: str, at=None) -> Event:
+    """退单: the lead department says the item is not theirs; it returns to draft."""
+    check("decline", by, item)
+    reason = _required(reason, "reason", _("Say why the item is not your department's."))
+    at = _now(at)
+    department = item.lead_department
+    with transaction.atomic():
+        from_state = item.state
+        _swap(item, by, State.DRAFT, at, lead_department=None)
+        return _event(
+            item, by, Kind.DECLINE, from_state, at, reason, department=department.name
+        )
+
+
+def start(item: Item, *, by: User, note: str = "", at=None) -> Event:
+    """The lead department accepts the item and starts work (整改中)."""
+    check("start", by, item)
+    at = _now(at)
+    with transaction.atomic():
+        from_state = item.state
+        _swap(item, by, State.IN_PROGRESS, at)
+        return _event(item, by, Kind.START, from_state, at, note)
+
+
+def post_progress(
+    item: Item,
+    *,
+    by: User,
+    text: str,
+    percent: int,
+    reported_on: datetime.date | None = None,
+    at=None,
+) -> Progress:
+    """整改进展: a responsible department reports progress.
+
+    The lead department's report sets the item's percent done; its first report on an
+    assigned item starts it (one START event). A co-responsible department's report is
+    recorded with its own percent and leaves the item's alone.
+    """
+    check("progress", by, item)
+    text = _required(text, "text", _("Describe the progress."))
+    if not 0 <= percent <= 100:
+        raise Invalid(_("Percent done must be between 0 and 100."), field="percent")
+    at = _now(at)
+    reported_on = reported_on or timezone.localdate(at)
+    if reported_on > timezone.localdate(at):
+        raise Invalid(_("The date of progress cannot be in the future."), field="reported_on")
+    is_lead = item.lead_department_id == by.department_id
+    with transaction.atomic():
+        from_state = item.state
+        to_state = State.IN_PROGRESS if is_lead else item.state
+        _swap(item, by, to_state, at, **({"percent": percent} if is_lead else {}))
+        progress = Progress.objects.create(
+            item=item,
+            author=by,
+            department_id=by.department_id,
+            reported_on=reported_on,
+            text=text,
+            percent=percent,
+            created_at=at,
+        )
+        if from_state != to_state:
+            _event(item, by, Kind.START, from_state, at, _("Started with a progress report."))
+        return progress
+
+
+def request_closeout(
+    item: Item, *, by: User, outcome: str, outcome_kind: str, at=None
+) -> Event:
+    """申请销号: the lead department asks for close-out, with the outcome (整改成效)."""
+    check("request", by, item)
+    outcome = _required(outcome, "outcome", _("Describe the outcome of the rectification."))
+    if outcome_kind not in Item.OutcomeKind.values:
+        raise Invalid(
+            _("Say whether the item is done or partly done and kept up long-term."),
+            field="outcome_kind",
+        )
+    at = _now(at)
+    with transaction.atomic():
+        from_state = item.state
+        _swap(item, by, State.REQUESTED, at, outcome=outcome, outcome_kind=outcome_kind)
+        return _event(item, by, Kind.REQUEST, from_state, at, outcome, outcome_kind=outcome_kind)
+
+
+def approve(item: Item, *, by: User, note: str = "", at=None) -> Event:
+    """销号: a supervisor approves the close-out. Done items count as 100% done."""
+    check("approve", by, item)
+    at = _now(at)
+    changes = {"closed_on": timezone.localdate(at), "closed_by": by}
+    if item.outcome_kind == Item.OutcomeKind.DONE:
+        changes["percent"] = 100
+    with transaction.atomic():
+        from_state = item.state
+        _swap(item, by, State.CLOSED, at, **changes)
+        return _event(
+            item, by, Kind.APPROVE, from_state, at, note, outcome_kind=item.outcome_kind
+        )
+
+
+def return_request(item: Item, *, by: User, reason: str, at=None) -> Event:
+    """退回: a supervisor sends a close-out request back; the item goes on."""
+    check("return", by, item)
+    reason = _required(reason, "reason", _("Say why the request is returned."))
+    at = _now(at)
+    with transaction.atomic():
+        from_state = item.state
+        _swap(item, by, State.IN_PROGRESS, at)
+        return _event(item, by, Kind.RETURN, from_state, at, reason)
+
+
+def request_extension(
+    item: Item, *, by: User, new_deadline: datetime.date, reason: str, at=None
+) -> Extension:
+    """延期申请: the lead department asks for a later deadline, with a reason."""
+    check("request_extension", by, item)
+    reason = _required(reason, "reason", _("Say why more time is needed."))
+    at = _now(at)
+    if new_deadline is None or (item.deadline and new_deadline <= item.deadline):
+        raise Invalid(
+            _("The new deadline must be later than the current one."), field="new_deadline"
+        )
+    if new_deadline < timezone.localdate(at):
+        raise Invalid(_("The new deadline cannot be in the past."), field="new_deadline")
+    try:
+        with transaction.atomic():
+            _swap(item, by, item.state, at)
+            extension = Extension.objects.create(
+                item=item,
+                requested_by=by,
+                requested_at=at,
+                old_deadline=item.deadline,
+                new_deadline=new_deadline,
+                reason=reason,
+            )
+            _event(
+                item,
+                by,
+                Kind.EXTENSION_REQUEST,
+                item.state,
+                at,
+                reason,
+                new_deadline=new_deadline.isoformat(),
+            )
+    except IntegrityError:
+        # The partial unique index allows one pending request per item.
+        raise Invalid(
+            _("An extension request for this item is already waiting for a decision."),
+            field="new_deadline",
+        ) from None
+    return extension
+
+
+def _pending_extension(item: Item, extension: Extension | None) -> Extension:
+    extension = extension or item.extensions.filter(status=Extension.Status.PENDING).first()
+    if extension is None or extension.item_id != item.pk:
+        raise Invalid(_("This item has no extension request waiting for a decision."))
+    return extension
+
+
+def _decide_extension(extension: Extension, by: User, status: str, note: str, at) -> None:
+    decided = Extension.objects.filter(pk=extension.pk, status=Extension.Status.PENDING).update(
+        status=status, decided_by=by, decided_at=at, decision_note=note
+    )
+    if decided != 1:
+        raise Invalid(_("Someone has already decided this extension request."))
+    extension.status = status
+
+
+def grant_extension(
+    item: Item, *, by: User, extension: Extension | None = None, note: str = "", at=None
+) -> Event:
+    """批准延期: the deadline moves; the first deadline is kept for the record."""
+    check("grant_extension", by, item)
+    extension = _pending_extension(item, extension)
+    at = _now(at)
+    old = item.deadline
+    with transaction.atomic():
+        _decide_extension(extension, by, Extension.Status.GRANTED, note, at)
+        _swap(
+            item,
+            by,
+            item.state,
+            at,
+            deadline=extension.new_deadline,
+            original_deadline=item.original_deadline or old,
+        )
+        return _event(
+            item,
+            by,
+            Kind.EXTENSION_GRANT,
+            item.state,
+            at,
+            note,
+            old_deadline=old.isoformat() if old else None,
+            new_deadline=extension.new_deadline.isoformat(),
+        )
+
+
+def refuse_extension(
+    item: Item, *, by: User, reason: str, extension: Extension | None = None, at=None
+) -> Event:
+    """不予延期: the deadline stays; the department is told why."""
+    check("refuse_extension", by, item)
+    reason = _required(reason, "reason", _("Say why the extension is refused."))
+    extension = _pending_extension(item, extension)
+    at = _now(at)
+    with transaction.atomic():
+        _decide_extension(extension, by, Extension.Status.REFUSED, reason, at)
+        _swap(item, by, item.state, at)
+        return _event(
+            item,
+            by,
+            Kind.EXTENSION_REFUSE,
+            item.state,
+            at,
+            reason,
+            new_deadline=extension.new_deadline.isoformat(),
+        )
+
+
+def escalate(item: Item, *, by: User, note: str, at=None) -> Event:
+    """挂牌督办: a supervisor presses an item. An event, not a state."""
+    check("escalate", by, item)
+    note = _required(note, "note", _("Say what the escalation asks of the department."))
+    at = _now(at)
+    with transaction.atomic():
+        _swap(item, by, item.state, at, escalated_at=at)
+        return _event(item, by, Kind.ESCALATE, item.state, at, note)
+
+
+def comment(item: Item, *, by: User, text: str, at=None) -> Event:
+    """批注: anyone who may see the item (a leader above all) leaves a remark.
+
+    A remark changes nothing of the item, so it neither needs nor bumps its version.
+    """
+    check("comment", by, item)
+    text = _required(text, "text", _("Write the comment."))
+    at = _now(at)
+    return _event(item, by, Kind.COMMENT, item.state, at, text)

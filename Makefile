@@ -37,8 +37,8 @@ bench: install
 
 # Refresh the translation catalogue after changing texts (needs GNU gettext).
 messages: install
-	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file
-	DEBUG=true $(BIN)/python manage.py compilemessages -l zh_Hans
+	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file --ignore=.venv --ignore=tests --ignore=bench
+	cd locale && DEBUG=true ../$(BIN)/python ../manage.py compilemessages -l zh_Hans
 
 system:
 	@scripts/ensure-packages $(SYSTEM_PACKAGES)

@@ -160,7 +160,9 @@ class Category(models.Model):
         verbose_name = _("category")
         verbose_name_plural = _("categories")
         constraints = [
-            models.UniqueConstraint(fields=["round", "name"], name="category_name_unique_per_round"),
+            models.UniqueConstraint(
+                fields=["round", "name"], name="category_name_unique_per_round"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -309,7 +311,9 @@ class Item(models.Model):
         verbose_name = _("item")
         verbose_name_plural = _("items")
         constraints = [
-            models.UniqueConstraint(fields=["round", "number"], name="item_number_unique_per_round"),
+            models.UniqueConstraint(
+                fields=["round", "number"], name="item_number_unique_per_round"
+            ),
             models.CheckConstraint(
                 condition=Q(percent__gte=0) & Q(percent__lte=100), name="item_percent_0_100"
             ),
@@ -323,8 +327,7 @@ class Item(models.Model):
             ),
             # Closed out means someone approved it, on a day, as done or long-term.
             models.CheckConstraint(
-                condition=~Q(state="closed")
-                | (Q(closed_on__isnull=False) & ~Q(outcome_kind="")),
+                condition=~Q(state="closed") | (Q(closed_on__isnull=False) & ~Q(outcome_kind="")),
                 name="item_closed_has_date_and_outcome",
             ),
         ]
@@ -341,7 +344,9 @@ class Item(models.Model):
 
     def is_overdue(self, today: datetime.date | None = None) -> bool:
         today = today or timezone.localdate()
-        return self.state != self.State.CLOSED and self.deadline is not None and self.deadline < today
+        return (
+            self.state != self.State.CLOSED and self.deadline is not None and self.deadline < today
+        )
 
     def light(self, today: datetime.date | None = None) -> str:
         """The deadline light (红黄绿灯): "red", "yellow", "green", or "" when none applies."""
@@ -389,7 +394,9 @@ class Suggestion(models.Model):
         verbose_name = _("suggestion")
         verbose_name_plural = _("suggestions")
         constraints = [
-            models.UniqueConstraint(fields=["round", "seq"], name="suggestion_seq_unique_per_round"),
+            models.UniqueConstraint(
+                fields=["round", "seq"], name="suggestion_seq_unique_per_round"
+            ),
         ]
 
     def __str__(self) -> str:

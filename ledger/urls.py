@@ -10,7 +10,7 @@ urlpatterns = [
     path("items/", views.item_list, name="items"),
     path("items/<int:pk>/", views.item_detail, name="item"),
     re_path(
-        r"^items/(?P<pk>[0-9]+)/(?P<action>%s)/$" % "|".join(ACTIONS),
+        rf"^items/(?P<pk>[0-9]+)/(?P<action>{'|'.join(ACTIONS)})/$",
         views.item_action,
         name="item-action",
     ),

@@ -200,9 +200,9 @@ def _render_item(
     ]
     events = list(item.events.select_related("actor"))
     progress = list(
-        Progress.objects.filter(item=item).select_related("author", "department").prefetch_related(
-            Prefetch("evidence")
-        )
+        Progress.objects.filter(item=item)
+        .select_related("author", "department")
+        .prefetch_related(Prefetch("evidence"))
     )
     timeline = sorted(
         [("event", e.at, e) for e in events] + [("progress", p.created_at, p) for p in progress],
@@ -239,9 +239,7 @@ def item_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if spec is None:
         return _render_item(request, item, status=404)
     form = (
-        forms.AssignForm(request.POST, item=item)
-        if action == "assign"
-        else spec.form(request.POST)
+        forms.AssignForm(request.POST, item=item) if action == "assign" else spec.form(request.POST)
     )
     if not form.is_valid():
         return _render_item(request, item, {action: form}, status=400)
@@ -258,9 +256,7 @@ def item_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         # change at the top of the page they may send it again, knowingly.
         data = request.POST.copy()
         data["version"] = str(fresh.version)
-        kept = (
-            forms.AssignForm(data, item=fresh) if action == "assign" else spec.form(data)
-        )
+        kept = forms.AssignForm(data, item=fresh) if action == "assign" else spec.form(data)
         kept.is_valid()
         status = 409 if isinstance(error, workflow.Stale) else 400
         return _render_item(request, fresh, {action: kept}, status=status, error=str(error))

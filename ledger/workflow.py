@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -132,9 +133,7 @@ def allowed_actions(user: User, item: Item) -> list[str]:
     """The actions this user may take on this item now: the buttons a page shows."""
     roles = role_of(user, item)
     return [
-        name
-        for name, rule in RULES.items()
-        if rule.who in roles and item.state in rule.sources
+        name for name, rule in RULES.items() if rule.who in roles and item.state in rule.sources
     ]
 
 
@@ -144,7 +143,7 @@ def check(action: str, user: User, item: Item) -> Rule:
     if rule.who not in role_of(user, item):
         raise NotAllowed(action=rule.label, why=WHO_TEXT[rule.who])
     if item.state not in rule.sources:
-        raise WrongState(action=rule.label, state=item.get_state_display())
+        raise WrongState(action=rule.label, state=State(item.state).label)
     return rule
 
 
@@ -156,15 +155,20 @@ def _stale(item: Item) -> Stale:
     current = (
         Item.objects.filter(pk=item.pk)
         .select_related("updated_by")
-        .only("state", "updated_at", "updated_by__username", "updated_by__first_name",
-              "updated_by__last_name")
+        .only(
+            "state",
+            "updated_at",
+            "updated_by__username",
+            "updated_by__first_name",
+            "updated_by__last_name",
+        )
         .first()
     )
     if current is None:
         return Stale(_("This item no longer exists."))
     who = current.updated_by.display_name() if current.updated_by else _("Someone")
     when = formats.date_format(timezone.localtime(current.updated_at), "Y-m-d H:i")
-    return Stale(who=who, when=when, state=current.get_state_display())
+    return Stale(who=who, when=when, state=State(current.state).label)
 
 
 def _swap(item: Item, actor: User, to_state: str, at: datetime.datetime, **changes) -> None:
@@ -184,6 +188,29 @@ def _swap(item: Item, actor: User, to_state: str, at: datetime.datetime, **chang
     item.version += 1
     item.updated_at = at
     item.updated_by = actor
+
+
+def _transition(func: Callable) -> Callable:
+    """Put the in-memory item back as it was when an action is refused or fails.
+
+    ``_swap`` updates the caller's object as soon as the row changes; if something later in
+    the same transaction fails, the database rolls back and so must the object, or the next
+    action taken with it would be judged against a version that never existed.
+    """
+
+    @functools.wraps(func)
+    def wrapper(item: Item, *args, **kwargs):
+        saved = item.__dict__.copy()
+        cache = dict(item._state.fields_cache)
+        try:
+            return func(item, *args, **kwargs)
+        except BaseException:
+            item.__dict__.clear()
+            item.__dict__.update(saved)
+            item._state.fields_cache = cache
+            raise
+
+    return wrapper
 
 
 def _event(item: Item, actor: User, kind: str, from_state: str, at, note: str = "", **data):
@@ -206,6 +233,7 @@ def _required(text: str, field: str, message) -> str:
     return text
 
 
+@_transition
 def assign(
     item: Item,
     *,
@@ -259,6 +287,7 @@ def assign(
         )
 
 
+@_transition
 def decline(item: Item, *, by: User, reason: str, at=None) -> Event:
     """退单: the lead department says the item is not theirs; it returns to draft."""
     check("decline", by, item)
@@ -268,11 +297,10 @@ def decline(item: Item, *, by: User, reason: str, at=None) -> Event:
     with transaction.atomic():
         from_state = item.state
         _swap(item, by, State.DRAFT, at, lead_department=None)
-        return _event(
-            item, by, Kind.DECLINE, from_state, at, reason, department=department.name
-        )
+        return _event(item, by, Kind.DECLINE, from_state, at, reason, department=department.name)
 
 
+@_transition
 def start(item: Item, *, by: User, note: str = "", at=None) -> Event:
     """The lead department accepts the item and starts work (整改中)."""
     check("start", by, item)
@@ -283,6 +311,7 @@ def start(item: Item, *, by: User, note: str = "", at=None) -> Event:
         return _event(item, by, Kind.START, from_state, at, note)
 
 
+@_transition
 def post_progress(
     item: Item,
     *,
@@ -325,9 +354,8 @@ def post_progress(
         return progress
 
 
-def request_closeout(
-    item: Item, *, by: User, outcome: str, outcome_kind: str, at=None
-) -> Event:
+@_transition
+def request_closeout(item: Item, *, by: User, outcome: str, outcome_kind: str, at=None) -> Event:
     """申请销号: the lead department asks for close-out, with the outcome (整改成效)."""
     check("request", by, item)
     outcome = _required(outcome, "outcome", _("Describe the outcome of the rectification."))
@@ -343,6 +371,7 @@ def request_closeout(
         return _event(item, by, Kind.REQUEST, from_state, at, outcome, outcome_kind=outcome_kind)
 
 
+@_transition
 def approve(item: Item, *, by: User, note: str = "", at=None) -> Event:
     """销号: a supervisor approves the close-out. Done items count as 100% done."""
     check("approve", by, item)
@@ -353,11 +382,10 @@ def approve(item: Item, *, by: User, note: str = "", at=None) -> Event:
     with transaction.atomic():
         from_state = item.state
         _swap(item, by, State.CLOSED, at, **changes)
-        return _event(
-            item, by, Kind.APPROVE, from_state, at, note, outcome_kind=item.outcome_kind
-        )
+        return _event(item, by, Kind.APPROVE, from_state, at, note, outcome_kind=item.outcome_kind)
 
 
+@_transition
 def return_request(item: Item, *, by: User, reason: str, at=None) -> Event:
     """退回: a supervisor sends a close-out request back; the item goes on."""
     check("return", by, item)
@@ -369,6 +397,7 @@ def return_request(item: Item, *, by: User, reason: str, at=None) -> Event:
         return _event(item, by, Kind.RETURN, from_state, at, reason)
 
 
+@_transition
 def request_extension(
     item: Item, *, by: User, new_deadline: datetime.date, reason: str, at=None
 ) -> Extension:
@@ -382,6 +411,9 @@ def request_extension(
         )
     if new_deadline < timezone.localdate(at):
         raise Invalid(_("The new deadline cannot be in the past."), field="new_deadline")
+    already = _("An extension request for this item is already waiting for a decision.")
+    if item.extensions.filter(status=Extension.Status.PENDING).exists():
+        raise Invalid(already, field="new_deadline")
     try:
         with transaction.atomic():
             _swap(item, by, item.state, at)
@@ -403,11 +435,8 @@ def request_extension(
                 new_deadline=new_deadline.isoformat(),
             )
     except IntegrityError:
-        # The partial unique index allows one pending request per item.
-        raise Invalid(
-            _("An extension request for this item is already waiting for a decision."),
-            field="new_deadline",
-        ) from None
+        # Two requests at once: the partial unique index lets only one be pending.
+        raise Invalid(already, field="new_deadline") from None
     return extension
 
 
@@ -427,6 +456,7 @@ def _decide_extension(extension: Extension, by: User, status: str, note: str, at
     extension.status = status
 
 
+@_transition
 def grant_extension(
     item: Item, *, by: User, extension: Extension | None = None, note: str = "", at=None
 ) -> Event:
@@ -457,6 +487,7 @@ def grant_extension(
         )
 
 
+@_transition
 def refuse_extension(
     item: Item, *, by: User, reason: str, extension: Extension | None = None, at=None
 ) -> Event:
@@ -479,6 +510,7 @@ def refuse_extension(
         )
 
 
+@_transition
 def escalate(item: Item, *, by: User, note: str, at=None) -> Event:
     """挂牌督办: a supervisor presses an item. An event, not a state."""
     check("escalate", by, item)

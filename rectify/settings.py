@@ -48,7 +48,7 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Set it to a long random string, or set DEBUG=true "
             "for a development server."
         )
-    SECRET_KEY = "django-insecure-development-only-key-do-not-deploy"  # noqa: S105
+    SECRET_KEY = "django-insecure-development-only-key-do-not-deploy"
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")

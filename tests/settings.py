@@ -10,8 +10,8 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ["DEBUG"] = "false"
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
-from rectify.settings import *  # noqa: E402,F403
-from rectify.settings import DATABASES  # noqa: E402
+from rectify.settings import *  # noqa: F403
+from rectify.settings import DATABASES
 
 # MD5 makes creating users in tests fast; never used outside tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -24,4 +24,10 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: threads in the concurrency tests then take real
     # locks and wait on busy_timeout like two server processes would.
-    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.getenv("TMPDIR", "/tmp"), f"rectify-test-{os.getpid()}.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(os.getenv("TMPDIR", "/tmp"), f"rectify-test-{os.getpid()}.sqlite3")
+    }
+
+# WhiteNoise reads STATIC_ROOT at start-up; tests serve nothing from it but it must exist.
+STATIC_ROOT = os.path.join(os.getenv("TMPDIR", "/tmp"), "rectify-test-static")
+os.makedirs(STATIC_ROOT, exist_ok=True)

@@ -1,0 +1,90 @@
+"""Two people act on the same item at the same moment: exactly one wins.
+
+Each thread has its own database connection (on PostgreSQL, its own server process), loads
+the item, waits for the other at a barrier, then acts. The loser must get the stale-state
+error and leave no trace. CI runs this on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from ledger import workflow
+from ledger.models import Event, Item
+
+
+def race(item_pk: int, actions: list) -> list[object]:
+    barrier = threading.Barrier(len(actions))
+    results: list[object] = [None] * len(actions)
+
+    def worker(index: int, action) -> None:
+        try:
+            item = Item.objects.get(pk=item_pk)  # both see the same state and version
+            barrier.wait(timeout=10)
+            action(item)
+            results[index] = "ok"
+        except Exception as error:
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+@pytest.fixture
+def slow_events(monkeypatch):
+    """Hold each transaction open a moment after its UPDATE, so that the two really overlap
+    inside the database instead of one finishing before the other starts."""
+    original = workflow._event
+
+    def slow(*args, **kwargs):
+        time.sleep(0.2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "_event", slow)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approve_and_return_at_once_one_wins_one_is_stale(cast, requested, slow_events):
+    before = Event.objects.filter(item=requested).count()
+    results = race(
+        requested.pk,
+        [
+            lambda item: workflow.approve(item, by=cast.alice),
+            lambda item: workflow.return_request(item, by=cast.alice, reason="再核实"),
+        ],
+    )
+    assert sorted(map(type, results), key=str) == sorted([str, workflow.Stale], key=str), results
+    item = Item.objects.get(pk=requested.pk)
+    winner = "approve" if results[0] == "ok" else "return"
+    assert item.state == {"approve": Item.State.CLOSED, "return": Item.State.IN_PROGRESS}[winner]
+    new = list(Event.objects.filter(item=requested).values_list("kind", flat=True)[before:])
+    assert new == [winner]
+    assert item.version == requested.version + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_departments_posting_progress_at_once_do_not_overwrite_each_other(
+    cast, in_progress, slow_events
+):
+    results = race(
+        in_progress.pk,
+        [
+            lambda item: workflow.post_progress(item, by=cast.bob, text="牵头单位进展", percent=60),
+            lambda item: workflow.post_progress(
+                item, by=cast.carol, text="配合单位进展", percent=30
+            ),
+        ],
+    )
+    assert results.count("ok") == 1
+    assert sum(isinstance(r, workflow.Stale) for r in results) == 1
+    assert in_progress.progress.count() == 1

@@ -16,6 +16,7 @@ PG_PACKAGES := postgresql
 
 run: install
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
+	DEBUG=true $(BIN)/python manage.py collectstatic --noinput -v 0
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -1,14 +1,18 @@
 """Two people act on the same item at the same moment: exactly one wins.
 
-Each thread has its own database connection (on PostgreSQL, its own server process), loads
-the item, waits for the other at a barrier, then acts. The loser must get the stale-state
-error and leave no trace. CI runs this on SQLite and on PostgreSQL.
+Two operating-system processes (or two threads, each with its own database connection) load
+the item, wait for a common start signal, then act. The loser must get the stale-state error
+and leave no trace. CI runs this on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -88,3 +92,51 @@ def test_two_departments_posting_progress_at_once_do_not_overwrite_each_other(
     assert results.count("ok") == 1
     assert sum(isinstance(r, workflow.Stale) for r in results) == 1
     assert in_progress.progress.count() == 1
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_approve_and_return_at_once(cast, requested, tmp_path):
+    gofile = tmp_path / "go"
+    env = os.environ | {"DATABASE_URL": _test_database_url()}
+    root = Path(__file__).resolve().parent.parent
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.race_worker",
+                str(requested.pk),
+                action,
+                "alice",
+                str(gofile),
+            ],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for action in ["approve", "return"]
+    ]
+    for worker in workers:  # both have loaded the item as it is now
+        assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+    gofile.touch()
+    outcomes = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err
+        outcomes.append(out.strip())
+    assert sorted(outcomes) == ["ok", "stale"]
+    item = Item.objects.get(pk=requested.pk)
+    approved = outcomes[0] == "ok"
+    assert item.state == (Item.State.CLOSED if approved else Item.State.IN_PROGRESS)
+    kinds = list(item.events.values_list("kind", flat=True))
+    assert kinds[-1] == ("approve" if approved else "return")
+    assert kinds.count("approve") + kinds.count("return") == 1

@@ -71,3 +71,11 @@ def test_pages_send_a_content_security_policy(client, db):
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_an_english_browser_still_gets_chinese_until_english_is_chosen(client, db):
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert "登录" in page.content.decode()
+    client.post(reverse("set_language"), {"language": "en", "next": "/login/"})
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "Sign in" in page.content.decode()

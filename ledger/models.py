@@ -180,22 +180,28 @@ class ItemQuerySet(models.QuerySet["Item"]):
             return self.none()
         if user.is_supervisor:
             return self.all()
+        # A draft is the evaluation office's own work in hand: a department or leader sees
+        # an item from the moment it is assigned to them (交办), not while it is prepared.
+        handed_over = self.exclude(state=Item.State.DRAFT)
         if user.is_official:
             # EXISTS rather than a join, so an item is never listed twice and no DISTINCT
             # is needed over the whole ledger.
             shares = Item.co_departments.through.objects.filter(
                 item_id=OuterRef("pk"), department_id=user.department_id
             )
-            return self.filter(Q(lead_department_id=user.department_id) | Exists(shares))
+            return handed_over.filter(Q(lead_department_id=user.department_id) | Exists(shares))
         if user.is_leader:
-            return self.filter(leader_id=user.leader_id)
+            return handed_over.filter(leader_id=user.leader_id)
         return self.none()
 
     def open(self) -> ItemQuerySet:
-        return self.exclude(state=Item.State.CLOSED)
+        """Items in a department's hands: assigned and not yet closed out."""
+        return self.filter(state__in=Item.OPEN_STATES)
 
     def overdue(self, today: datetime.date | None = None) -> ItemQuerySet:
-        """Deadline passed and not closed. Derived on every query, never stored."""
+        """Deadline passed and not closed out. Derived on every query, never stored.
+
+        A draft is nobody's to be late with: it counts from its assignment on."""
         today = today or timezone.localdate()
         return self.open().filter(deadline__lt=today)
 
@@ -223,6 +229,8 @@ class Item(models.Model):
     class OutcomeKind(models.TextChoices):
         DONE = "done", _("Done")
         LONG_TERM = "long_term", _("Partly done, kept up long-term")
+
+    OPEN_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.REQUESTED)
 
     round = models.ForeignKey(
         Round, verbose_name=_("round"), on_delete=models.PROTECT, related_name="items"
@@ -345,12 +353,12 @@ class Item(models.Model):
     def is_overdue(self, today: datetime.date | None = None) -> bool:
         today = today or timezone.localdate()
         return (
-            self.state != self.State.CLOSED and self.deadline is not None and self.deadline < today
+            self.state in self.OPEN_STATES and self.deadline is not None and self.deadline < today
         )
 
     def light(self, today: datetime.date | None = None) -> str:
         """The deadline light (红黄绿灯): "red", "yellow", "green", or "" when none applies."""
-        if self.state == self.State.CLOSED or self.deadline is None:
+        if self.state not in self.OPEN_STATES or self.deadline is None:
             return ""
         today = today or timezone.localdate()
         if self.deadline < today:

@@ -48,7 +48,7 @@ class Rule:
     who: str
 
 
-OPEN = frozenset({State.ASSIGNED, State.IN_PROGRESS, State.REQUESTED})
+OPEN = frozenset(Item.OPEN_STATES)
 ALL = frozenset(State.values)
 
 RULES: dict[str, Rule] = {
@@ -119,6 +119,8 @@ def role_of(user: User, item: Item) -> set[str]:
         return roles
     if user.is_supervisor:
         roles |= {SUPERVISOR, READER}
+    if item.state == State.DRAFT:
+        return roles  # not yet handed over: see ItemQuerySet.visible_to
     if user.is_official:
         if item.lead_department_id == user.department_id:
             roles |= {LEAD, RESPONSIBLE, READER}
@@ -296,7 +298,9 @@ def decline(item: Item, *, by: User, reason: str, at=None) -> Event:
     department = item.lead_department
     with transaction.atomic():
         from_state = item.state
-        _swap(item, by, State.DRAFT, at, lead_department=None)
+        # The lead department and its responsible person go with the decline; the leader,
+        # co-responsible departments and deadline stay as a proposal for the reassignment.
+        _swap(item, by, State.DRAFT, at, lead_department=None, responsible_person="")
         return _event(item, by, Kind.DECLINE, from_state, at, reason, department=department.name)
 
 
@@ -350,7 +354,8 @@ def post_progress(
             created_at=at,
         )
         if from_state != to_state:
-            _event(item, by, Kind.START, from_state, at, _("Started with a progress report."))
+            # No note: the progress report beside it in the timeline says how it started.
+            _event(item, by, Kind.START, from_state, at, progress=progress.pk)
         return progress
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from ledger import workflow
 from ledger.models import Item
 from ledger.views import ACTIONS
 
-from .factory import make_item
+from .factory import in_days, make_item
 
 
 def item_urls(item: Item) -> list[tuple[str, str]]:
@@ -18,7 +19,14 @@ def item_urls(item: Item) -> list[tuple[str, str]]:
 
 
 def test_visibility_per_role(cast, assigned):
-    other = make_item(cast.round, lead_department=cast.health)
+    other = make_item(cast.round)
+    workflow.assign(
+        other,
+        by=cast.alice,
+        leader=cast.other_leader,
+        lead_department=cast.health,
+        deadline=in_days(9),
+    )
     visible = {
         u: set(Item.objects.visible_to(getattr(cast, u)))
         for u in ["alice", "bob", "carol", "dave", "lena", "nobody"]
@@ -29,6 +37,14 @@ def test_visibility_per_role(cast, assigned):
     assert visible["dave"] == {other}
     assert visible["lena"] == {assigned}  # the leader of the item
     assert visible["nobody"] == set()
+
+
+def test_a_draft_is_the_evaluation_offices_alone_until_it_is_assigned(cast):
+    draft = make_item(cast.round, lead_department=cast.edu, leader=cast.leader)
+    assert list(Item.objects.visible_to(cast.alice)) == [draft]
+    assert not Item.objects.visible_to(cast.bob).exists()
+    assert not Item.objects.visible_to(cast.lena).exists()
+    assert workflow.allowed_actions(cast.bob, draft) == []
 
 
 def test_an_item_is_listed_once_even_when_shared_with_several_departments(cast, assigned):

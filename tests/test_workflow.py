@@ -215,6 +215,8 @@ def test_decline_sends_the_item_back_to_draft_without_the_department(cast, assig
     assigned.refresh_from_db()
     assert assigned.state == S.DRAFT
     assert assigned.lead_department is None
+    assert assigned.responsible_person == ""
+    assert assigned.leader == cast.leader  # kept as a proposal for the reassignment
     event = assigned.events.latest("at")
     assert (event.kind, event.note, event.data["department"]) == (
         "decline",
@@ -414,6 +416,13 @@ def test_overdue_is_derived_from_the_deadline(cast, in_progress):
         assert not in_progress.is_overdue()
     with time_machine.travel(deadline - datetime.timedelta(days=20), tick=False):
         assert in_progress.light() == "green"
+
+
+def test_a_draft_is_never_overdue(cast, assigned):
+    workflow.decline(assigned, by=cast.bob, reason="不属于本单位")
+    with time_machine.travel(assigned.deadline + datetime.timedelta(days=30), tick=False):
+        assert not assigned.is_overdue()
+        assert not Item.objects.overdue().filter(pk=assigned.pk).exists()
 
 
 def test_a_closed_item_is_never_overdue(cast, requested):

@@ -156,7 +156,7 @@ class Category(models.Model):
     order = models.PositiveIntegerField(_("order"), default=0)
 
     class Meta:
-        ordering = ["round", "order", "name"]
+        ordering = ["round_id", "order", "name"]
         verbose_name = _("category")
         verbose_name_plural = _("categories")
         constraints = [
@@ -315,7 +315,9 @@ class Item(models.Model):
     objects = ItemQuerySet.as_manager()
 
     class Meta:
-        ordering = ["round", "number"]
+        # By the column, not the relation: ordering by "round" would join ledger_round
+        # into every query over items (counts and GROUP BYs included) to sort by its name.
+        ordering = ["round_id", "number"]
         verbose_name = _("item")
         verbose_name_plural = _("items")
         constraints = [
@@ -398,7 +400,7 @@ class Suggestion(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
-        ordering = ["round", "seq"]
+        ordering = ["round_id", "seq"]
         verbose_name = _("suggestion")
         verbose_name_plural = _("suggestions")
         constraints = [
@@ -429,7 +431,7 @@ class Progress(models.Model):
     created_at = models.DateTimeField(_("posted at"), default=timezone.now)
 
     class Meta:
-        ordering = ["item", "created_at"]
+        ordering = ["item_id", "created_at"]
         verbose_name = _("progress")
         verbose_name_plural = _("progress")
         constraints = [
@@ -462,7 +464,7 @@ class Evidence(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64)
 
     class Meta:
-        ordering = ["progress", "pk"]
+        ordering = ["progress_id", "pk"]
         verbose_name = _("evidence")
         verbose_name_plural = _("evidence")
 
@@ -558,7 +560,7 @@ class Event(models.Model):
     at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:
-        ordering = ["item", "at", "pk"]
+        ordering = ["item_id", "at", "pk"]
         verbose_name = _("event")
         verbose_name_plural = _("events")
         indexes = [models.Index(fields=["item", "at"], name="event_item_at")]

@@ -32,7 +32,9 @@ def _get_item_for_user(request: HttpRequest, pk: int) -> Item:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     items = Item.objects.visible_to(request.user)
-    by_state = dict(items.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    by_state = dict(
+        items.order_by().values_list("state").annotate(n=Count("pk")).values_list("state", "n")
+    )
     states = [(value, label, by_state.get(value, 0)) for value, label in Item.State.choices]
     return render(
         request,

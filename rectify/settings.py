@@ -119,6 +119,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The planner over-estimates the visibility filter's cost past jit_above_cost and then
+    # JIT-compiles it on every request: 100–250 ms a page for nothing (bench/README.md).
+    DATABASES["default"]["OPTIONS"] = {"options": "-c jit=off"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "ledger.User"

@@ -12,7 +12,7 @@ SYSTEM_PACKAGES :=
 # The PostgreSQL leg of the suite.
 PG_PACKAGES := postgresql
 
-.PHONY: run test test-pg ci bench lint messages system install clean
+.PHONY: run test test-pg ci bench bench-pg lint messages system install clean
 
 run: install
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
@@ -35,6 +35,10 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-pg: install
+	@scripts/ensure-packages $(PG_PACKAGES)
+	scripts/with-postgres sh -c '$(BIN)/python bench/run.py --database-url "$$DATABASE_URL" $(BENCH_ARGS)'
 
 # Refresh the translation catalogue after changing texts (needs GNU gettext).
 messages: install

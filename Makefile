@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the app needs at run time and in tests.
-SYSTEM_PACKAGES :=
+# Debian packages the app needs at run time and in tests (the browser tests drive Debian's
+# Chromium; the CJK fonts make their screenshots show Chinese).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
 # The PostgreSQL leg of the suite.
 PG_PACKAGES := postgresql
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from . import evidence
 from .models import Department, Item, Leader
 
 
@@ -81,12 +83,40 @@ class AssignForm(ActionForm):
         super().__init__(*args, **kwargs)
 
 
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class EvidenceField(forms.FileField):
+    """Several files in one input (Django's "Uploading multiple files"), each one checked by
+    ``ledger.evidence``: the cleaned value is a list of ``CheckedFile``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": evidence.ACCEPT}))
+        # An empty file is refused by ledger.evidence, with a message that names it.
+        super().__init__(allow_empty_file=True, **kwargs)
+
+    def clean(self, data, initial=None) -> list[evidence.CheckedFile]:
+        uploads = data if isinstance(data, list | tuple) else [data]
+        # super() with arguments: before Python 3.12 a comprehension is its own scope.
+        cleaned = [super(EvidenceField, self).clean(upload, initial) for upload in uploads]
+        return evidence.check_uploads([upload for upload in cleaned if upload])
+
+
 class ProgressForm(ActionForm):
     reported_on = forms.DateField(label=_("Date"), widget=DateInput())
     percent = forms.IntegerField(label=_("Percent done"), min_value=0, max_value=100)
     text = forms.CharField(
         label=_("Progress"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )
+    evidence = EvidenceField(label=_("Evidence files"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Worded per request, in the reader's language, with the limits in force.
+        self.fields["evidence"].help_text = _(
+            "Photos, PDF, Office or WPS documents: up to %(count)d files of %(mb)d MB each."
+        ) % {"count": evidence.MAX_FILES, "mb": settings.EVIDENCE_MAX_BYTES // (1024 * 1024)}
 
 
 class CloseoutForm(ActionForm):

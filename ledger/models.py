@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Department(models.Model):
@@ -479,6 +480,8 @@ class Extension(models.Model):
         PENDING = "pending", _("Pending")
         GRANTED = "granted", _("Granted")
         REFUSED = "refused", _("Refused")
+        # The item was closed out or declined before anyone decided.
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     item = models.ForeignKey(
         Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="extensions"
@@ -529,7 +532,8 @@ class Event(models.Model):
     which. Append-only: written by ``ledger.workflow`` in the same transaction as the change."""
 
     class Kind(models.TextChoices):
-        ASSIGN = "assign", _("Assigned")
+        # "交办", the act; the state is "已交办" (same English word, another Chinese one).
+        ASSIGN = "assign", pgettext_lazy("event", "Assigned")
         DECLINE = "decline", _("Declined")
         START = "start", _("Started")
         REQUEST = "request", _("Requested close-out")
@@ -567,3 +571,94 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} {self.kind} {self.from_state}→{self.to_state}"
+
+
+class Notification(models.Model):
+    """An in-app notice to one user that something happened to an item they answer for.
+
+    Written by ``ledger.notifications`` in the same transaction as the transition that caused
+    it, so a transition that is refused or rolled back leaves no notice behind."""
+
+    class Kind(models.TextChoices):
+        # The values are those of the Event kinds that cause a notification.
+        ASSIGN = "assign", _("New assignment")
+        RETURN = "return", _("Close-out request returned")
+        APPROVE = "approve", _("Close-out approved")
+        ESCALATE = "escalate", _("Escalated")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        # Both indexes below lead with the recipient: a third one of its own would only
+        # slow down the inserts that every transition makes.
+        db_index=False,
+    )
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    event = models.ForeignKey(
+        Event,
+        verbose_name=_("event"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["assign", "return", "approve", "escalate"]),
+                name="notification_kind_valid",
+            ),
+        ]
+        indexes = [
+            # The unread count in the header of every page:
+            # COUNT(*) WHERE recipient_id = %s AND read_at IS NULL, read from the index alone.
+            models.Index(fields=["recipient", "read_at", "created_at"], name="notification_unread"),
+            # The list page, newest first and paged by keyset on (created_at, id): an index
+            # range scan from the cursor on, never a sort of the user's whole history.
+            models.Index(fields=["recipient", "created_at", "id"], name="notification_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id} {self.kind} {self.item_id}"
+
+
+class ReminderDigest(models.Model):
+    """The record that a department's reminder digest (督办提醒) of one day was sent.
+
+    ``send_reminders`` inserts this row before it sends, and the unique constraint lets only
+    one run insert it: two runs on one day, even at the same moment, send one digest."""
+
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        on_delete=models.CASCADE,
+        related_name="reminder_digests",
+        db_index=False,  # the unique constraint below leads with it
+    )
+    day = models.DateField(_("day"))
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    items = models.PositiveIntegerField(_("items listed"), default=0)
+
+    class Meta:
+        ordering = ["-day", "department_id"]
+        verbose_name = _("reminder digest")
+        verbose_name_plural = _("reminder digests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "day"], name="reminder_digest_one_per_department_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department_id} {self.day}"

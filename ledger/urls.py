@@ -1,17 +1,31 @@
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_ledger
 from .views import ACTIONS
+from .views_evidence import download as download_evidence
+from .views_notifications import notification_list, notification_read
+from .views_review import QUEUE_ACTIONS, bulk_assign, bulk_assign_submit, review, review_action
 
 app_name = "ledger"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("items/", views.item_list, name="items"),
+    path("review/", review, name="review"),
+    re_path(
+        rf"^review/(?P<pk>[0-9]+)/(?P<action>{'|'.join(QUEUE_ACTIONS)})/$",
+        review_action,
+        name="review-action",
+    ),
+    path("review/assign/", bulk_assign, name="bulk-assign"),
+    path("review/assign/submit/", bulk_assign_submit, name="bulk-assign-submit"),
+    path("", views_ledger.home, name="home"),
+    path("items/", views_ledger.item_list, name="items"),
     path("items/<int:pk>/", views.item_detail, name="item"),
+    path("notifications/", notification_list, name="notifications"),
+    path("notifications/read/", notification_read, name="notifications-read"),
     re_path(
         rf"^items/(?P<pk>[0-9]+)/(?P<action>{'|'.join(ACTIONS)})/$",
         views.item_action,
         name="item-action",
     ),
+    path("evidence/<int:pk>/", download_evidence, name="evidence"),
 ]

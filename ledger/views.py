@@ -5,16 +5,15 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from . import forms, workflow
-from .models import Event, Extension, Item, Progress, Round, Suggestion
+from . import evidence, forms, workflow
+from .models import Event, Extension, Item, Progress, Suggestion
 
 
 def _get_item_for_user(request: HttpRequest, pk: int) -> Item:
@@ -27,50 +26,6 @@ def _get_item_for_user(request: HttpRequest, pk: int) -> Item:
         "round", "category", "leader", "lead_department", "closed_by", "updated_by"
     )
     return get_object_or_404(queryset, pk=pk)
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    items = Item.objects.visible_to(request.user)
-    by_state = dict(
-        items.order_by().values_list("state").annotate(n=Count("pk")).values_list("state", "n")
-    )
-    states = [(value, label, by_state.get(value, 0)) for value, label in Item.State.choices]
-    return render(
-        request,
-        "ledger/home.html",
-        {
-            "states": states,
-            "total": sum(by_state.values()),
-            "overdue": items.overdue().count(),
-        },
-    )
-
-
-@login_required
-def item_list(request: HttpRequest) -> HttpResponse:
-    items = Item.objects.visible_to(request.user).select_related(
-        "round", "category", "leader", "lead_department"
-    )
-    rounds = Round.objects.all()
-    round_id = request.GET.get("round", "")
-    state = request.GET.get("state", "")
-    if round_id.isdigit():
-        items = items.filter(round_id=int(round_id))
-    if state in Item.State.values:
-        items = items.filter(state=state)
-    page = Paginator(items.order_by("round_id", "number"), 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "ledger/item_list.html",
-        {
-            "page": page,
-            "rounds": rounds,
-            "states": Item.State.choices,
-            "round_id": round_id,
-            "state": state,
-        },
-    )
 
 
 @dataclass(frozen=True)
@@ -111,8 +66,14 @@ ACTIONS: dict[str, Action] = {
     ),
     "progress": Action(
         forms.ProgressForm,
-        lambda item, by, d: workflow.post_progress(
-            item, by=by, text=d["text"], percent=d["percent"], reported_on=d["reported_on"]
+        # The files were checked by the form; the report and its files are saved together.
+        lambda item, by, d: evidence.post_progress(
+            item,
+            by=by,
+            text=d["text"],
+            percent=d["percent"],
+            reported_on=d["reported_on"],
+            files=d["evidence"],
         ),
         _("Progress was posted."),
         _("Post progress"),
@@ -172,13 +133,17 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def _blank_form(name: str, item: Item) -> forms.ActionForm:
-    initial = {"version": item.version}
-    if name == "progress":
-        initial |= {"reported_on": timezone.localdate(), "percent": item.percent}
+def _form(name: str, item: Item, data=None, files=None) -> forms.ActionForm:
+    """The form of one action. Each form's ids are its own: the page holds several forms
+    with the same field names, and a label must focus the field of its own form."""
+    options: dict = {"auto_id": f"id_{name}_%s"}
+    if data is None:
+        options["initial"] = {"version": item.version}
+        if name == "progress":
+            options["initial"] |= {"reported_on": timezone.localdate(), "percent": item.percent}
     if name == "assign":
-        return forms.AssignForm(item=item, initial=initial)
-    return ACTIONS[name].form(initial=initial)
+        return forms.AssignForm(data, item=item, **options)
+    return ACTIONS[name].form(data, files, **options)
 
 
 def _render_item(
@@ -198,7 +163,7 @@ def _render_item(
     if pending is None:
         allowed = [a for a in allowed if a not in {"grant_extension", "refuse_extension"}]
     actions = [
-        (name, ACTIONS[name].title, bound.get(name) or _blank_form(name, item)) for name in allowed
+        (name, ACTIONS[name].title, bound.get(name) or _form(name, item)) for name in allowed
     ]
     events = list(item.events.select_related("actor"))
     progress = list(
@@ -206,11 +171,23 @@ def _render_item(
         .select_related("author", "department")
         .prefetch_related(Prefetch("evidence"))
     )
+    # Newest first; a progress report and the start it caused share a time, and the report
+    # reads as the later of the two.
     timeline = sorted(
-        [("event", e.at, e) for e in events] + [("progress", p.created_at, p) for p in progress],
+        [("event", (e.at, 0), e) for e in events]
+        + [("progress", (p.created_at, 1), p) for p in progress],
         key=lambda row: row[1],
         reverse=True,
     )
+    # A form whose action is no longer offered (the item moved on) is not drawn again, so
+    # what the user typed into it is shown here rather than lost.
+    unsaved = [
+        (field.label, field.value())
+        for name, form in bound.items()
+        if name not in allowed
+        for field in form.visible_fields()
+        if isinstance(field.value(), str) and field.value().strip()
+    ]
     return render(
         request,
         "ledger/item_detail.html",
@@ -223,6 +200,7 @@ def _render_item(
             "pending_extension": pending,
             "event_kinds": Event.Kind,
             "error": error,
+            "unsaved": unsaved,
         },
         status=status,
     )
@@ -240,14 +218,14 @@ def item_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     spec = ACTIONS.get(action)
     if spec is None:
         return _render_item(request, item, status=404)
-    form = (
-        forms.AssignForm(request.POST, item=item) if action == "assign" else spec.form(request.POST)
-    )
+    form = _form(action, item, request.POST, request.FILES)
     if not form.is_valid():
         return _render_item(request, item, {action: form}, status=400)
-    # Act on the item as the user saw it: the version their page was drawn from.
-    item.version = form.cleaned_data["version"]
     try:
+        if form.cleaned_data["version"] != item.version:
+            # The page was drawn from an older version: refuse before anything else, so the
+            # user learns who changed the item, whatever the change was.
+            raise workflow.stale_error(item)
         spec.run(item, request.user, form.cleaned_data)
     except workflow.WorkflowError as error:
         fresh = _get_item_for_user(request, pk)
@@ -258,7 +236,7 @@ def item_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         # change at the top of the page they may send it again, knowingly.
         data = request.POST.copy()
         data["version"] = str(fresh.version)
-        kept = forms.AssignForm(data, item=fresh) if action == "assign" else spec.form(data)
+        kept = _form(action, fresh, data)
         kept.is_valid()
         status = 409 if isinstance(error, workflow.Stale) else 400
         return _render_item(request, fresh, {action: kept}, status=status, error=str(error))

@@ -7,7 +7,8 @@ Each function:
 3. changes the row only if it is still the version the actor saw: a compare-and-swap
    ``UPDATE … WHERE id = %s AND state = %s AND version = %s``, so that of two people who
    act on the same item at once exactly one wins and the other is told who was first,
-4. writes exactly one ``Event``, in the same transaction as the change.
+4. writes exactly one ``Event``, in the same transaction as the change; assign, return,
+   approve and escalate then hand it to ``notifications.notify`` in that transaction too.
 
 A refused action raises a ``WorkflowError`` whose message says why, in the active language,
 and has written nothing.
@@ -30,6 +31,7 @@ from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import notifications
 from .models import Department, Event, Extension, Item, Leader, Progress, User
 
 State = Item.State
@@ -153,7 +155,8 @@ def _now(at: datetime.datetime | None) -> datetime.datetime:
     return at or timezone.now()
 
 
-def _stale(item: Item) -> Stale:
+def stale_error(item: Item) -> Stale:
+    """The refusal for a change made from an outdated page: who changed the item, when."""
     current = (
         Item.objects.filter(pk=item.pk)
         .select_related("updated_by")
@@ -183,7 +186,7 @@ def _swap(item: Item, actor: User, to_state: str, at: datetime.datetime, **chang
         state=to_state, version=F("version") + 1, updated_at=at, updated_by=actor, **changes
     )
     if changed != 1:
-        raise _stale(item)
+        raise stale_error(item)
     for name, value in changes.items():
         setattr(item, name, value)
     item.state = to_state
@@ -276,7 +279,7 @@ def assign(
         _swap(item, by, State.ASSIGNED, at, **changes)
         if co is not None:
             item.co_departments.set(co)
-        return _event(
+        event = _event(
             item,
             by,
             Kind.ASSIGN,
@@ -287,6 +290,8 @@ def assign(
             lead_department=lead_department.name,
             deadline=deadline.isoformat(),
         )
+        notifications.notify(event)  # after co_departments.set: they are told too
+        return event
 
 
 @_transition
@@ -301,6 +306,7 @@ def decline(item: Item, *, by: User, reason: str, at=None) -> Event:
         # The lead department and its responsible person go with the decline; the leader,
         # co-responsible departments and deadline stay as a proposal for the reassignment.
         _swap(item, by, State.DRAFT, at, lead_department=None, responsible_person="")
+        _withdraw_extensions(item, by, at)
         return _event(item, by, Kind.DECLINE, from_state, at, reason, department=department.name)
 
 
@@ -387,7 +393,10 @@ def approve(item: Item, *, by: User, note: str = "", at=None) -> Event:
     with transaction.atomic():
         from_state = item.state
         _swap(item, by, State.CLOSED, at, **changes)
-        return _event(item, by, Kind.APPROVE, from_state, at, note, outcome_kind=item.outcome_kind)
+        _withdraw_extensions(item, by, at)
+        event = _event(item, by, Kind.APPROVE, from_state, at, note, outcome_kind=item.outcome_kind)
+        notifications.notify(event)
+        return event
 
 
 @_transition
@@ -399,7 +408,9 @@ def return_request(item: Item, *, by: User, reason: str, at=None) -> Event:
     with transaction.atomic():
         from_state = item.state
         _swap(item, by, State.IN_PROGRESS, at)
-        return _event(item, by, Kind.RETURN, from_state, at, reason)
+        event = _event(item, by, Kind.RETURN, from_state, at, reason)
+        notifications.notify(event)
+        return event
 
 
 @_transition
@@ -450,6 +461,14 @@ def _pending_extension(item: Item, extension: Extension | None) -> Extension:
     if extension is None or extension.item_id != item.pk:
         raise Invalid(_("This item has no extension request waiting for a decision."))
     return extension
+
+
+def _withdraw_extensions(item: Item, by: User, at) -> None:
+    """An item closed out or handed back needs no later deadline: a pending request is
+    closed with it, or it would wait in the review queue for a decision nobody can take."""
+    Extension.objects.filter(item=item, status=Extension.Status.PENDING).update(
+        status=Extension.Status.WITHDRAWN, decided_by=by, decided_at=at
+    )
 
 
 def _decide_extension(extension: Extension, by: User, status: str, note: str, at) -> None:
@@ -523,7 +542,9 @@ def escalate(item: Item, *, by: User, note: str, at=None) -> Event:
     at = _now(at)
     with transaction.atomic():
         _swap(item, by, item.state, at, escalated_at=at)
-        return _event(item, by, Kind.ESCALATE, item.state, at, note)
+        event = _event(item, by, Kind.ESCALATE, item.state, at, note)
+        notifications.notify(event)
+        return event
 
 
 def comment(item: Item, *, by: User, text: str, at=None) -> Event:

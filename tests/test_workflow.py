@@ -442,3 +442,15 @@ def test_events_are_written_in_the_same_transaction(cast, in_progress, monkeypat
     with pytest.raises(RuntimeError):
         workflow.request_closeout(in_progress, by=cast.bob, outcome="完成", outcome_kind="done")
     assert_unchanged(in_progress, S.IN_PROGRESS, 2)
+
+
+@pytest.mark.parametrize("ending", ["approve", "decline"])
+def test_a_pending_extension_is_withdrawn_when_the_item_ends_or_goes_back(cast, assigned, ending):
+    workflow.request_extension(assigned, by=cast.bob, new_deadline=in_days(90), reason="原因")
+    if ending == "approve":
+        workflow.start(assigned, by=cast.bob)
+        workflow.request_closeout(assigned, by=cast.bob, outcome="完成", outcome_kind="done")
+        workflow.approve(assigned, by=cast.alice)
+    else:
+        workflow.decline(assigned, by=cast.bob, reason="不属于本单位")
+    assert assigned.extensions.get().status == Extension.Status.WITHDRAWN

@@ -23,7 +23,9 @@ def create(apps, schema_editor):
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name, table, column in INDEXES:
         schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({column} gin_trgm_ops)"
+            # UPPER(): what Django's icontains compares, so the planner can match the index.
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
+            f"USING gin ((UPPER({column}::text)) gin_trgm_ops)"
         )
 
 

@@ -1,0 +1,296 @@
+"""Who hears of what: in-app notifications and emails for transitions, and reminder digests.
+
+Two entry points:
+
+- ``notify(event)`` is called by ``ledger.workflow`` inside a transition's transaction, right
+  after its ``Event`` is written. The ``Notification`` rows go into that same transaction
+  (a transition rolled back leaves none), and the emails wait for its commit
+  (``transaction.on_commit``): nobody is mailed about a change that never happened.
+- ``send_reminders(today=…, days=…)`` is what ``manage.py send_reminders`` runs: one digest a
+  day per department of its open items that are overdue or due soon.
+
+Email is a courtesy on top of the in-app list, never a condition of it: a mail server that
+is down is logged and the work goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import itertools
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core import mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from .models import Department, Event, Item, Notification, ReminderDigest, User
+
+logger = logging.getLogger(__name__)
+
+NOTIFIED = frozenset(Notification.Kind.values)
+
+
+def item_url(item_id: int) -> str:
+    """The absolute address of an item's page, for a reader outside any request."""
+    return settings.SITE_URL + reverse("ledger:item", args=[item_id])
+
+
+def _render(template: str, context: dict[str, Any]) -> str:
+    # Emails speak the office's language, whatever language the actor's page was in.
+    with translation.override(settings.LANGUAGE_CODE):
+        return render_to_string(template, context)
+
+
+def _subject(template: str, context: dict[str, Any]) -> str:
+    # A header must be one line, whatever the template's line breaks.
+    return " ".join(_render(template, context).split())
+
+
+# --- Transitions -------------------------------------------------------------------------------
+
+
+def recipients(event: Event) -> list[tuple[int, str]]:
+    """(id, email) of the active users who must hear of this event, never the actor.
+
+    Assignment reaches the lead and the co-responsible departments, since all of them must
+    act; a return or an approval reaches the lead department, which asked for close-out;
+    an escalation reaches the lead department and the item's leader, who answers for it.
+    One query, whatever the number of departments.
+    """
+    item = event.item
+    departments = Q(department_id=item.lead_department_id)
+    if event.kind == Event.Kind.ASSIGN:
+        shares = Item.co_departments.through.objects.filter(item_id=item.pk)
+        departments |= Q(department_id__in=shares.values("department_id"))
+    who = Q(role=User.Role.OFFICIAL) & departments
+    if event.kind == Event.Kind.ESCALATE and item.leader_id is not None:
+        who |= Q(role=User.Role.LEADER, leader_id=item.leader_id)
+    users = User.objects.filter(who, is_active=True).order_by("pk")
+    if event.actor_id is not None:
+        users = users.exclude(pk=event.actor_id)
+    return list(users.values_list("pk", "email"))
+
+
+def notify(event: Event) -> None:
+    """Notify those concerned by ``event``; call it inside the transition's transaction."""
+    if event.kind not in NOTIFIED:
+        return
+    users = recipients(event)
+    if not users:
+        return
+    Notification.objects.bulk_create(
+        Notification(
+            recipient_id=user_id,
+            item_id=event.item_id,
+            event=event,
+            kind=event.kind,
+            created_at=event.at,
+        )
+        for user_id, _email in users
+    )
+    addresses = sorted({email for _user_id, email in users if email})
+    if addresses:
+        # Plain values, taken now: by the time the transaction commits, the objects may
+        # have moved on, and the callback must not query a database it cannot trust.
+        context = _event_context(event)
+        transaction.on_commit(lambda: _send_event_mail(context, addresses))
+
+
+def _event_context(event: Event) -> dict[str, Any]:
+    item = event.item
+    return {
+        "kind": event.kind,
+        "kind_label": Notification.Kind(event.kind).label,
+        "number": item.number,
+        "title": item.title,
+        "deadline": item.deadline,
+        "lead_department": item.lead_department.name if item.lead_department else "",
+        "actor": event.actor.display_name() if event.actor else "",
+        "note": event.note,
+        "at": timezone.localtime(event.at),
+        "url": item_url(item.pk),
+        "site_name": settings.SITE_NAME,
+    }
+
+
+def _send_event_mail(context: dict[str, Any], addresses: list[str]) -> None:
+    """Runs after the commit: a failure here must not reach the user whose action succeeded."""
+    try:
+        subject = _subject("ledger/email/notification_subject.txt", context)
+        body = _render("ledger/email/notification.txt", context).strip() + "\n"
+        # One message per person: officials of different departments do not need each
+        # other's addresses.
+        messages = [mail.EmailMessage(subject, body, to=[address]) for address in addresses]
+        with mail.get_connection() as connection:
+            connection.send_messages(messages)
+    except Exception:
+        logger.exception(
+            "Could not email the %s notification of item %s to %d recipient(s)",
+            context["kind"],
+            context["number"],
+            len(addresses),
+        )
+
+
+# --- Reminder digests --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ReminderSummary:
+    """What a run of ``send_reminders`` did, department by department."""
+
+    day: datetime.date
+    days: int
+    dry_run: bool = False
+    sent: list[tuple[Department, int]] = dataclasses.field(default_factory=list)
+    already_sent: list[Department] = dataclasses.field(default_factory=list)
+    no_address: list[Department] = dataclasses.field(default_factory=list)
+    failed: list[Department] = dataclasses.field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        return sum(n for _department, n in self.sent)
+
+
+def due_items(today: datetime.date, days: int) -> list[Item]:
+    """Open items overdue or due within ``days``, of active lead departments, in one query.
+
+    Ordered by department, then by deadline: the overdue ones come first in each department,
+    the most overdue at the top.
+    """
+    horizon = today + datetime.timedelta(days=days)
+    return list(
+        Item.objects.open()
+        .filter(deadline__lte=horizon, lead_department__is_active=True)
+        .select_related("lead_department")
+        .order_by("lead_department_id", "deadline", "round_id", "number")
+    )
+
+
+def _addresses(department: Department, officials: Iterable[str]) -> list[str]:
+    # The department's own mailbox first, then each official's; an address listed twice
+    # (an official who gave the department's) would get the digest twice.
+    addresses: list[str] = []
+    seen: set[str] = set()
+    for address in [department.email, *officials]:
+        key = address.strip().lower()
+        if key and key not in seen:
+            seen.add(key)
+            addresses.append(address.strip())
+    return addresses
+
+
+def _digest_message(
+    department: Department, items: list[Item], today: datetime.date, days: int, to: list[str]
+) -> mail.EmailMessage:
+    overdue = [item for item in items if item.deadline < today]
+    due = [item for item in items if item.deadline >= today]
+    context = {
+        "department": department.name,
+        "today": today,
+        "days": days,
+        "overdue": [_digest_row(item, today) for item in overdue],
+        "due": [_digest_row(item, today) for item in due],
+        "overdue_count": len(overdue),
+        "due_count": len(due),
+        "site_name": settings.SITE_NAME,
+        "ledger_url": settings.SITE_URL + reverse("ledger:items"),
+    }
+    subject = _subject("ledger/email/digest_subject.txt", context)
+    body = _render("ledger/email/digest.txt", context).strip() + "\n"
+    return mail.EmailMessage(subject, body, to=to)
+
+
+def _digest_row(item: Item, today: datetime.date) -> dict[str, Any]:
+    return {
+        "number": item.number,
+        "title": item.title,
+        "deadline": item.deadline,
+        "days_overdue": (today - item.deadline).days,
+        "days_left": (item.deadline - today).days,
+        "url": item_url(item.pk),
+    }
+
+
+def _record_and_send(
+    department: Department, items: list[Item], today: datetime.date, days: int, to: list[str]
+) -> bool:
+    """Record the digest, then send it; False if another run recorded it first.
+
+    Both in one transaction: if sending fails, the record is rolled back and the next run
+    tries again. Meanwhile the uncommitted row holds the unique key, so a run started at
+    the same moment waits on it and then finds the digest sent, instead of sending twice.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ReminderDigest.objects.create(department=department, day=today, items=len(items))
+        except IntegrityError:
+            return False
+        _digest_message(department, items, today, days, to).send()
+    return True
+
+
+def send_reminders(
+    *, today: datetime.date | None = None, days: int | None = None, dry_run: bool = False
+) -> ReminderSummary:
+    """Send each department one digest of its overdue and soon-due items, once a day.
+
+    The number of queries grows with the departments, never with the items: the items of
+    all departments come in one query, their officials' addresses in another.
+    """
+    today = today or timezone.localdate()
+    days = settings.DUE_SOON_DAYS if days is None else days
+    summary = ReminderSummary(day=today, days=days, dry_run=dry_run)
+    items = due_items(today, days)
+    department_ids = sorted({item.lead_department_id for item in items})
+    if not department_ids:
+        return summary
+    officials: dict[int, list[str]] = {}
+    for department_id, email in (
+        User.objects.filter(
+            role=User.Role.OFFICIAL, is_active=True, department_id__in=department_ids
+        )
+        .exclude(email="")
+        .order_by("department_id", "pk")
+        .values_list("department_id", "email")
+    ):
+        officials.setdefault(department_id, []).append(email)
+    # Read first to skip quietly what is known to be done; the unique constraint still
+    # decides a race with a run that is sending right now.
+    done = set(
+        ReminderDigest.objects.filter(day=today, department_id__in=department_ids).values_list(
+            "department_id", flat=True
+        )
+    )
+    for _department_id, group in itertools.groupby(items, key=lambda item: item.lead_department_id):
+        listed = list(group)
+        department = listed[0].lead_department
+        if department.pk in done:
+            summary.already_sent.append(department)
+            continue
+        to = _addresses(department, officials.get(department.pk, []))
+        if not to:
+            summary.no_address.append(department)
+            continue
+        if dry_run:
+            summary.sent.append((department, len(listed)))
+            continue
+        try:
+            sent = _record_and_send(department, listed, today, days, to)
+        except Exception:
+            logger.exception("Could not send the reminder digest of %s for %s", department, today)
+            summary.failed.append(department)
+            continue
+        if sent:
+            summary.sent.append((department, len(listed)))
+        else:
+            summary.already_sent.append(department)
+    return summary

@@ -1,0 +1,377 @@
+"""The supervisors' review pages: the queue of decisions waiting, and bulk assignment.
+
+The queue (待审核事项) holds what only a supervisor can move on, oldest first: close-out
+requests (销号申请), extension requests (延期申请) and declined items waiting to be assigned
+again (退单待重新交办). Its inline forms are the item page's (``ledger.views.ACTIONS``) and
+are judged by the same workflow functions; they post to this module's own URLs only so that
+the answer comes back to the queue, with an error shown beside the item it belongs to.
+
+Out of reach is 404 (DESIGN.md): anyone but a supervisor is told these pages do not exist.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from . import workflow
+from .forms import ActionForm
+from .forms_review import BulkAssignForm, selected_pks
+from .models import Category, Event, Extension, Item, Round
+from .views import ACTIONS, _get_item_for_user
+
+# The decisions the queue offers, and the section of the queue each one comes back to.
+QUEUE_ACTIONS: dict[str, str] = {
+    "approve": "closeouts",
+    "return": "closeouts",
+    "grant_extension": "extensions",
+    "refuse_extension": "extensions",
+}
+BULK_PAGE_SIZE = 50
+
+
+def supervisor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """404 for anyone signed in who is not a supervisor: out of reach is not found."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_supervisor:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- The queue -------------------------------------------------------------------------------
+
+
+def _auto_id(pk: int, action: str) -> str:
+    # Many forms with the same field names share the page: ids must differ per item and
+    # action, or every label would point at the first item's textarea.
+    return f"id_q{pk}_{action}_%s"
+
+
+def _latest(kind: str) -> QuerySet[Event]:
+    """The item's latest event of ``kind``, as a queryset to take one column from."""
+    return Event.objects.filter(item=OuterRef("pk"), kind=kind).order_by("-at", "-pk")
+
+
+@dataclass
+class Alert:
+    """A refusal shown at the top of the page, naming the item: it may have left the list."""
+
+    pk: int
+    number: str
+    title: str
+    text: str
+
+    @classmethod
+    def about(cls, item: Item, error: workflow.WorkflowError) -> Alert:
+        return cls(item.pk, item.number, item.title, str(error))
+
+
+def _queue_forms(
+    item: Item, names: tuple[str, ...], bound: dict[tuple[int, str], ActionForm]
+) -> list[tuple[str, str, ActionForm]]:
+    return [
+        (
+            name,
+            ACTIONS[name].title,
+            bound.get((item.pk, name))
+            or ACTIONS[name].form(
+                initial={"version": item.version}, auto_id=_auto_id(item.pk, name)
+            ),
+        )
+        for name in names
+    ]
+
+
+def _render_queue(
+    request: HttpRequest,
+    bound: dict[tuple[int, str], ActionForm] | None = None,
+    status: int = 200,
+    alert: Alert | None = None,
+) -> HttpResponse:
+    """The queue in three queries whatever its length: each section is one SELECT whose
+    extra columns (when requested, who declined and why) are correlated subqueries."""
+    bound = bound or {}
+    requested = _latest(Event.Kind.REQUEST)
+    closeouts = list(
+        Item.objects.filter(state=Item.State.REQUESTED)
+        .select_related("round", "lead_department")
+        .annotate(requested_at=Subquery(requested.values("at")[:1]))
+        .order_by(F("requested_at").asc(nulls_last=True), "pk")
+    )
+    for item in closeouts:
+        item.queue_forms = _queue_forms(item, ("approve", "return"), bound)
+
+    # A pending request on an item that is no longer open (closed, or declined back to
+    # draft) cannot be granted or refused by the workflow, so it is not offered here.
+    extensions = list(
+        Extension.objects.filter(status=Extension.Status.PENDING, item__state__in=Item.OPEN_STATES)
+        .select_related("item", "item__round", "item__lead_department", "requested_by")
+        .order_by("requested_at", "pk")
+    )
+    for extension in extensions:
+        old, new = extension.old_deadline, extension.new_deadline
+        extension.extra_days = (new - old).days if old else None
+        extension.queue_forms = _queue_forms(
+            extension.item, ("grant_extension", "refuse_extension"), bound
+        )
+
+    # Only a decline sends an item back to draft, so a draft with a decline is one waiting
+    # to be assigned again; its latest decline is the one that sent it back.
+    declines = _latest(Event.Kind.DECLINE)
+    declined = list(
+        Item.objects.filter(state=Item.State.DRAFT)
+        .annotate(
+            declined_at=Subquery(declines.values("at")[:1]),
+            declined_by=Subquery(declines.values(name=KT("data__department"))[:1]),
+            decline_reason=Subquery(declines.values("note")[:1]),
+        )
+        .filter(declined_at__isnull=False)
+        .select_related("round", "leader")
+        .order_by("declined_at", "pk")
+    )
+    return render(
+        request,
+        "ledger/review.html",
+        {
+            "closeouts": closeouts,
+            "extensions": extensions,
+            "declined": declined,
+            "alert": alert,
+        },
+        status=status,
+    )
+
+
+@login_required
+@supervisor_required
+def review(request: HttpRequest) -> HttpResponse:
+    return _render_queue(request)
+
+
+@login_required
+@supervisor_required
+@require_POST
+def review_action(request: HttpRequest, pk: str, action: str) -> HttpResponse:
+    """Approve or return a close-out request, grant or refuse an extension, from the queue.
+
+    The same form and workflow call as ``ledger.views.item_action``; only the way back
+    differs: to the queue, with a refusal beside the item and the typed text kept.
+    """
+    if action not in QUEUE_ACTIONS:
+        raise Http404
+    item = _get_item_for_user(request, int(pk))
+    key = (item.pk, action)  # re_path passes text; bound forms are keyed by the int pk
+    spec = ACTIONS[action]
+    form = spec.form(request.POST, auto_id=_auto_id(item.pk, action))
+    if not form.is_valid():
+        return _render_queue(request, {key: form}, status=400)
+    # Act on the item as the user saw it: the version the queue was drawn from.
+    item.version = form.cleaned_data["version"]
+    try:
+        spec.run(item, request.user, form.cleaned_data)
+    except workflow.WorkflowError as error:
+        if error.field in form.fields:
+            form.add_error(error.field, str(error))
+            return _render_queue(request, {key: form}, status=400)
+        # Keep what was typed, now against the item as it is, so that once the change is
+        # read it can be sent again knowingly (as the item page does).
+        fresh = _get_item_for_user(request, item.pk)
+        data = request.POST.copy()
+        data["version"] = str(fresh.version)
+        kept = spec.form(data, auto_id=_auto_id(item.pk, action))
+        kept.is_valid()
+        kept.add_error(None, str(error))
+        status = 409 if isinstance(error, workflow.Stale) else 400
+        return _render_queue(request, {key: kept}, status=status, alert=Alert.about(fresh, error))
+    messages.success(
+        request, _("%(number)s: %(done)s") % {"number": item.number, "done": spec.done}
+    )
+    return redirect(f"{reverse('ledger:review')}#{QUEUE_ACTIONS[action]}")
+
+
+# --- Bulk assignment -------------------------------------------------------------------------
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _filters(request: HttpRequest) -> dict[str, int]:
+    """The list's filters, as ints; anything else in the query string is dropped."""
+    return {
+        name: value
+        for name in ("round", "category")
+        if (value := _int_param(request, name)) is not None
+    }
+
+
+@dataclass
+class DraftPage:
+    rows: list[Item]
+    has_next: bool
+    has_previous: bool
+
+
+def _draft_page(request: HttpRequest) -> tuple[DraftPage, dict[str, int]]:
+    """One page of drafts in pk order, found by keyset (``after``/``before`` a pk).
+
+    No COUNT and no OFFSET: the page after item N costs the same wherever N is.
+    """
+    filters = _filters(request)
+    drafts = (
+        Item.objects.filter(state=Item.State.DRAFT)
+        .select_related("round", "category", "leader", "lead_department")
+        .annotate(was_declined=Exists(_latest(Event.Kind.DECLINE)))
+    )
+    if "round" in filters:
+        drafts = drafts.filter(round_id=filters["round"])
+    if "category" in filters:
+        drafts = drafts.filter(category_id=filters["category"])
+    after, before = _int_param(request, "after"), _int_param(request, "before")
+    if before is not None:
+        rows = list(drafts.filter(pk__lt=before).order_by("-pk")[: BULK_PAGE_SIZE + 1])
+        more = len(rows) > BULK_PAGE_SIZE
+        rows = rows[:BULK_PAGE_SIZE][::-1]
+        return DraftPage(rows, has_next=True, has_previous=more), filters
+    if after is not None:
+        drafts = drafts.filter(pk__gt=after)
+    rows = list(drafts.order_by("pk")[: BULK_PAGE_SIZE + 1])
+    more = len(rows) > BULK_PAGE_SIZE
+    return DraftPage(rows[:BULK_PAGE_SIZE], has_next=more, has_previous=after is not None), filters
+
+
+def _query(filters: dict[str, int], **position: int) -> str:
+    params = filters | position
+    return f"?{urlencode(params)}" if params else ""
+
+
+def _render_bulk(
+    request: HttpRequest,
+    form: BulkAssignForm,
+    status: int = 200,
+    refused: Alert | None = None,
+) -> HttpResponse:
+    page, filters = _draft_page(request)
+    position = {
+        name: value
+        for name in ("after", "before")
+        if (value := _int_param(request, name)) is not None
+    }
+    rounds = list(Round.objects.values_list("pk", "name"))
+    categories = Category.objects.order_by("round_id", "order", "name")
+    if "round" in filters:
+        categories = categories.filter(round_id=filters["round"])
+    return render(
+        request,
+        "ledger/bulk_assign.html",
+        {
+            "form": form,
+            "page": page,
+            "selected": selected_pks(form.data) if form.is_bound else set(),
+            "refused": refused,
+            "refused_on_page": refused is not None and any(r.pk == refused.pk for r in page.rows),
+            "rounds": rounds,
+            "categories": list(categories.values_list("pk", "name", "round__name")),
+            "round_id": filters.get("round"),
+            "category_id": filters.get("category"),
+            "submit_query": _query(filters, **position),
+            "filter_query": _query(filters),
+            "next_query": _query(filters, after=page.rows[-1].pk) if page.rows else "",
+            "previous_query": _query(filters, before=page.rows[0].pk) if page.rows else "",
+        },
+        status=status,
+    )
+
+
+@login_required
+@supervisor_required
+def bulk_assign(request: HttpRequest) -> HttpResponse:
+    return _render_bulk(request, BulkAssignForm())
+
+
+class _Refused(Exception):
+    """One item refused: undo the whole batch, and say which item and why."""
+
+    def __init__(self, item: Item, error: workflow.WorkflowError) -> None:
+        super().__init__(str(error))
+        self.item = item
+        self.error = error
+
+
+@login_required
+@supervisor_required
+@require_POST
+def bulk_assign_submit(request: HttpRequest) -> HttpResponse:
+    """交办 every ticked item with one responsibility, all or nothing."""
+    form = BulkAssignForm(request.POST)
+    if not form.is_valid():
+        return _render_bulk(request, form, status=400)
+    d = form.cleaned_data
+    picks: list[tuple[int, int]] = d["selection"]
+    items = Item.objects.in_bulk([pk for pk, _version in picks])
+    # Empty means "keep each item's own": a declined item keeps the co-responsible
+    # departments proposed before, rather than losing them to a blank field.
+    co = list(d["co_departments"]) or None
+    person = d["responsible_person"] or None
+    at = timezone.now()  # one moment for the whole batch, as it is one decision
+    try:
+        with transaction.atomic():
+            for pk, version in picks:
+                item = items.get(pk)
+                if item is None:
+                    gone = Item(pk=pk, number=f"#{pk}", title="")
+                    raise _Refused(gone, workflow.Invalid(_("This item no longer exists.")))
+                # Act on the item as the page showed it: a draft at that version. An item
+                # changed since then (assigned by someone else, say) fails the workflow's
+                # compare-and-swap, and the supervisor is told who changed it and when,
+                # rather than only that it is not a draft any more.
+                item.state, item.version = Item.State.DRAFT, version
+                try:
+                    workflow.assign(
+                        item,
+                        by=request.user,
+                        leader=d["leader"],
+                        lead_department=d["lead_department"],
+                        co_departments=co,
+                        deadline=d["deadline"],
+                        responsible_person=person,
+                        at=at,
+                    )
+                except workflow.WorkflowError as error:
+                    raise _Refused(item, error) from error
+    except _Refused as refused:
+        error = refused.error
+        if error.field in form.fields:
+            # The same for every item (a deadline, a department): say it by the field.
+            form.add_error(error.field, str(error))
+            return _render_bulk(request, form, status=400)
+        status = 409 if isinstance(error, workflow.Stale) else 400
+        return _render_bulk(request, form, status=status, refused=Alert.about(refused.item, error))
+    n = len(picks)
+    messages.success(
+        request,
+        ngettext("%(n)d item was assigned.", "%(n)d items were assigned.", n) % {"n": n},
+    )
+    # Back to the first page of the same filters: the assigned items have left the list,
+    # so it now starts with the next ones to hand out.
+    return redirect(f"{reverse('ledger:bulk-assign')}{_query(_filters(request))}")

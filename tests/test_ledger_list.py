@@ -1,0 +1,194 @@
+"""The ledger list: filters in the URL, sorting, keyset paging, state counts, bounded queries."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from ledger import workflow
+from ledger.models import Item, Suggestion
+
+from .factory import in_days, make_item
+
+
+def assign(cast, item, *, lead=None, co=(), deadline=30, leader=None):
+    workflow.assign(
+        item,
+        by=cast.alice,
+        leader=leader or cast.leader,
+        lead_department=lead or cast.edu,
+        co_departments=list(co),
+        deadline=in_days(deadline),
+    )
+    return item
+
+
+@pytest.fixture
+def ledger(cast):
+    """A small ledger: 教育局 leads three, 卫健委 one, one draft; one escalated."""
+    a = assign(cast, make_item(cast.round, title="学校周边交通拥堵"), co=[cast.traffic])
+    b = assign(cast, make_item(cast.round, title="校舍老旧"), deadline=3)
+    c = assign(
+        cast, make_item(cast.round, title="课后服务收费"), deadline=60, leader=cast.other_leader
+    )
+    d = assign(cast, make_item(cast.round, title="医院挂号难"), lead=cast.health)
+    e = make_item(cast.round, title="尚未交办的问题")
+    workflow.escalate(c, by=cast.alice, note="请加快")
+    Suggestion.objects.create(round=cast.round, seq=1, item=d, text="建议增加网上预约号源")
+    return {"a": a, "b": b, "c": c, "d": d, "e": e}
+
+
+def titles(response) -> list[str]:
+    return [item.title for item in response.context["page"].rows]
+
+
+def get(client, user, **params):
+    client.force_login(user)
+    return client.get(reverse("ledger:items"), params)
+
+
+def test_each_role_sees_its_reach(client, cast, ledger):
+    assert len(titles(get(client, cast.alice))) == 5
+    assert set(titles(get(client, cast.bob))) == {"学校周边交通拥堵", "校舍老旧", "课后服务收费"}
+    assert titles(get(client, cast.carol)) == ["学校周边交通拥堵"]
+    assert set(titles(get(client, cast.lena))) == {"学校周边交通拥堵", "校舍老旧", "医院挂号难"}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"state": "draft"}, {"尚未交办的问题"}),
+        ({"lead": "health"}, {"医院挂号难"}),
+        ({"co": "traffic"}, {"学校周边交通拥堵"}),
+        ({"leader": "other_leader"}, {"课后服务收费"}),
+        ({"escalated": "true"}, {"课后服务收费"}),
+        ({"q": "校舍"}, {"校舍老旧"}),
+        ({"q": "网上预约"}, {"医院挂号难"}),  # words of a merged suggestion
+        ({"q": "ＡＢＣ"}, set()),
+    ],
+)
+def test_filters(client, cast, ledger, params, expected):
+    ids = {
+        "health": cast.health.pk,
+        "traffic": cast.traffic.pk,
+        "other_leader": cast.other_leader.pk,
+    }
+    params = {k: ids.get(v, v) for k, v in params.items()}
+    assert set(titles(get(client, cast.alice, **params))) == expected
+
+
+def test_deadline_range_and_overdue(client, cast, ledger):
+    page = get(client, cast.alice, due_to=in_days(5).isoformat())
+    assert titles(page) == ["校舍老旧"]
+    Item.objects.filter(pk=ledger["b"].pk).update(deadline=in_days(-2))
+    page = get(client, cast.alice, overdue="true")
+    assert titles(page) == ["校舍老旧"]
+    assert page.context["overdue_count"] == 1
+    assert "逾期" in page.content.decode()
+
+
+def test_a_bad_date_is_said_next_to_the_field_and_ignored(client, cast, ledger):
+    page = get(client, cast.alice, due_from="2020-13-45")
+    assert page.status_code == 200
+    assert len(titles(page)) == 5
+    assert 'class="error"' in page.content.decode()
+
+
+def test_state_counts_ignore_the_chosen_state(client, cast, ledger):
+    page = get(client, cast.alice, state="assigned")
+    counts = {value: n for value, _label, n in page.context["states"]}
+    assert counts == {"draft": 1, "assigned": 4, "in_progress": 0, "requested": 0, "closed": 0}
+    assert len(titles(page)) == 4
+
+
+def test_sorting_by_deadline_both_ways(client, cast, ledger):
+    up = titles(get(client, cast.bob, sort="deadline"))
+    assert up == ["校舍老旧", "学校周边交通拥堵", "课后服务收费"]
+    assert titles(get(client, cast.bob, sort="-deadline")) == list(reversed(up))
+
+
+def test_keyset_paging_walks_every_row_once_forward_and_back(client, cast):
+    for n in range(45):
+        make_item(cast.round, number=f"2019-{n:04d}", title=f"问题{n:02d}")
+    client.force_login(cast.alice)
+    seen, params = [], {"size": 20}
+    while True:
+        page = client.get(reverse("ledger:items"), params).context["page"]
+        seen += [i.number for i in page.rows]
+        if not page.has_next:
+            break
+        params = {"size": 20, "after": page.last_cursor}
+    assert seen == [f"2019-{n:04d}" for n in range(45)]
+    last = client.get(reverse("ledger:items"), {"size": 20, "last": "1"}).context["page"]
+    assert [i.number for i in last.rows] == [f"2019-{n:04d}" for n in range(25, 45)]
+    assert last.has_previous and not last.has_next
+    back = client.get(reverse("ledger:items"), {"size": 20, "before": last.first_cursor}).context[
+        "page"
+    ]
+    assert [i.number for i in back.rows] == [f"2019-{n:04d}" for n in range(5, 25)]
+    assert back.has_next
+
+
+def test_a_forged_cursor_gives_the_first_page(client, cast, ledger):
+    page = get(client, cast.alice, after="not-a-cursor!!")
+    assert page.status_code == 200
+    assert len(titles(page)) == 5
+
+
+def test_the_filter_lives_in_the_url(client, cast, ledger):
+    page = get(client, cast.alice, state="assigned", q="校")
+    html = page.content.decode()
+    assert 'value="校"' in html
+    assert "state=assigned" in html  # tab and pager links keep it
+
+
+def test_counts_are_capped(client, cast, ledger, monkeypatch):
+    from ledger import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    monkeypatch.setattr("ledger.templatetags.ledger_tags.COUNT_CAP", 2)
+    page = get(client, cast.alice)
+    assert "2+" in page.content.decode()
+
+
+@pytest.mark.parametrize("size", [20, 50, 200])
+@pytest.mark.parametrize("who", ["alice", "bob"])
+def test_the_list_runs_at_most_ten_queries_whatever_the_page(
+    client, cast, who, size, django_assert_max_num_queries
+):
+    for n in range(size * 2 + 5):
+        item = make_item(cast.round, number=f"2019-{n:04d}", title=f"问题{n}")
+        if n % 2:
+            item.co_departments.add(cast.traffic)
+    Item.objects.update(
+        state="assigned",
+        lead_department=cast.edu,
+        leader=cast.leader,
+        deadline=datetime.date(2030, 1, 1),
+    )
+    client.force_login(getattr(cast, who))
+    url = reverse("ledger:items")
+    with django_assert_max_num_queries(10):
+        first = client.get(url, {"size": size, "q": "问题", "state": "assigned"})
+    with django_assert_max_num_queries(10):
+        last = client.get(url, {"size": size, "last": "1"})
+    assert len(first.context["page"].rows) == size
+    assert last.context["page"].is_last
+
+
+def test_home_for_an_official_lists_overdue_and_due_soon(client, cast, ledger):
+    Item.objects.filter(pk=ledger["a"].pk).update(deadline=in_days(-4))
+    client.force_login(cast.bob)
+    html = client.get(reverse("ledger:home")).content.decode()
+    assert "学校周边交通拥堵" in html  # overdue
+    assert "校舍老旧" in html  # due in 3 days
+    assert "医院挂号难" not in html
+
+
+def test_home_for_a_supervisor_shows_the_queue(client, cast, ledger):
+    workflow.decline(ledger["a"], by=cast.bob, reason="不属于本单位")
+    client.force_login(cast.alice)
+    response = client.get(reverse("ledger:home"))
+    assert response.context["queue"]["declined"] == 1

@@ -173,12 +173,11 @@ def _render_item(
     )
     # Newest first; a progress report and the start it caused share a time, and the report
     # reads as the later of the two.
-    timeline = sorted(
-        [("event", (e.at, 0), e) for e in events]
-        + [("progress", (p.created_at, 1), p) for p in progress],
-        key=lambda row: row[1],
-        reverse=True,
-    )
+    rows = [("event", e.at, e, 0) for e in events] + [
+        ("progress", p.created_at, p, 1) for p in progress
+    ]
+    rows.sort(key=lambda row: (row[1], row[3]), reverse=True)
+    timeline = [(kind, at, row) for kind, at, row, _order in rows]
     # A form whose action is no longer offered (the item moved on) is not drawn again, so
     # what the user typed into it is shown here rather than lost.
     unsaved = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils import timezone
 
 from ledger import workflow
 from ledger.models import Item
@@ -130,3 +131,14 @@ def test_assign_through_the_page(client, cast, draft):
         cast.edu,
         "市教育局局长",
     )
+
+
+def test_the_timeline_shows_when_each_thing_happened_newest_first(client, cast, in_progress):
+    workflow.post_progress(in_progress, by=cast.bob, text="第一次进展", percent=30)
+    client.force_login(cast.bob)
+    response = client.get(reverse("ledger:item", args=[in_progress.pk]))
+    page = response.content.decode()
+    kinds = [kind for kind, _at, _row in response.context["timeline"]]
+    assert kinds == ["progress", "event", "event"]
+    assert page.count("<time datetime=") == 3
+    assert timezone.localtime(in_progress.events.first().at).strftime("%Y-%m-%d %H:%M") in page

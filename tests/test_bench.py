@@ -1,4 +1,5 @@
-"""Smoke test of bench/run.py: it runs end to end at a tiny size and prints every figure.
+"""Smoke test of bench/run.py: it runs end to end at a tiny size and prints every figure,
+gunicorn and wrk included.
 
 No timing is asserted: the figures depend on the machine. What is checked is that the
 script seeds, measures and reports without error, so a change to the app that breaks a
@@ -27,12 +28,29 @@ EXPECTED_LABELS = [
     "transition request close-out",
     "transition approve",
     "transition lost to a race (Stale)",
-    "ledger page 1, supervisor",
+    "ledger first page, supervisor",
     "ledger last page, supervisor",
-    "ledger page 1, official",
+    "ledger filtered first page, supervisor",
+    "ledger filtered last page, supervisor",
+    "ledger first page, official",
     "ledger last page, official",
+    "ledger filtered first page, official",
+    "ledger filtered last page, official",
+    "home, supervisor",
+    "home, official",
     "item detail, supervisor",
     "item detail, lead official",
+    "wrk hello view",
+    "wrk ledger first page, supervisor",
+    "wrk ledger / hello",
+]
+# The issue's targets, each printed in the checks below the table (met or not: the smoke
+# test runs at a size no target is set for).
+EXPECTED_TARGETS = [
+    "median < 50 ms",
+    "last page ≤ 1.5× first",
+    "time at 1M ≤ 1.5× time at 100k",
+    "list ≥ 3% of hello requests/s",
 ]
 
 
@@ -53,6 +71,10 @@ def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
             "2",
             "--transitions",
             "5",
+            # wrk and gunicorn run for real (the bench installs wrk when it is missing),
+            # one second a URL.
+            "--wrk-seconds",
+            "1",
             "--json",
             str(figures_path),
         ],
@@ -76,5 +98,11 @@ def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
     for figure in report["figures"]:
         assert figure["label"] in out, f"{figure['label']!r} not printed"
         assert figure["value"] > 0, figure
+    targets = {check["target"] for check in report["targets"]}
+    for target in EXPECTED_TARGETS:
+        assert target in targets, f"{target!r} missing from {targets}"
+        assert target in out, f"{target!r} not printed"
+    # The filtered pages are 200 and timed even when the tiny ledger has no match.
+    assert "matching items" in out
     # The scratch folder (database, collected static files) is removed at the end.
     assert not list(tmp_path.glob("rectify-bench-*"))

@@ -1,0 +1,1 @@
+"""The benchmark (run.py) and the settings and URLs its gunicorn serves."""

@@ -1404,7 +1404,7 @@ def _ends(user: User, params: dict[str, str]) -> tuple[int, str, str]:
 
     query = QueryDict(mutable=True)
     query.update(params)
-    _filter, items = ledger_items(user=user, params=query)
+    items = ledger_items(user=user, params=query).items
     numbers = items.order_by("round_id", "number").values_list("number", flat=True)
     return items.count(), numbers.first() or "", numbers.last() or ""
 

@@ -22,6 +22,8 @@ from .models import Item, Suggestion
 # Below this length a keyword cannot use the trigram index (pg_trgm needs three characters
 # to make a trigram), so two-character searches scan; see docs/ledger.md.
 TRIGRAM_MIN = 3
+# Up to this many matching items, a keyword becomes a list of ids (see filter_keyword).
+KEYWORD_IDS = 5000
 
 
 class ItemFilter(django_filters.FilterSet):
@@ -30,7 +32,11 @@ class ItemFilter(django_filters.FilterSet):
     lead = django_filters.NumberFilter(field_name="lead_department_id", label=_("Lead department"))
     co = django_filters.NumberFilter(method="filter_co", label=_("Co-responsible department"))
     leader = django_filters.NumberFilter(field_name="leader_id", label=_("Responsible leader"))
-    state = django_filters.ChoiceFilter(choices=Item.State.choices, label=_("State"))
+    # Applied by ledger.selectors.ledger_items, after the others, so that the state tabs can
+    # count within every other filter without running them twice.
+    state = django_filters.ChoiceFilter(
+        choices=Item.State.choices, label=_("State"), method="filter_nothing"
+    )
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
     escalated = django_filters.BooleanFilter(method="filter_escalated", label=_("Escalated"))
     due_from = django_filters.DateFilter(
@@ -45,6 +51,9 @@ class ItemFilter(django_filters.FilterSet):
         model = Item
         fields: list[str] = []
 
+    def filter_nothing(self, queryset, name, value):
+        return queryset
+
     def filter_co(self, queryset, name, value):
         shares = Item.co_departments.through.objects.filter(department_id=value)
         return queryset.filter(pk__in=shares.values("item_id"))
@@ -57,12 +66,27 @@ class ItemFilter(django_filters.FilterSet):
         return queryset.filter(escalated_at__isnull=not value)
 
     def filter_keyword(self, queryset, name, value):
-        """The item's number or problem, or the text of any suggestion merged into it."""
+        """The item's number or problem, or the text of any suggestion merged into it.
+
+        Each word's matches are looked up once, through the trigram indexes, as a list of
+        item ids; the list then narrows every query of the page (rows and counts) by primary
+        key. A word too common for that list (over KEYWORD_IDS matches) is left to the
+        database as a subquery.
+        """
         # Full-width letters and digits typed with a Chinese IME match their half-width form.
         words = unicodedata.normalize("NFKC", value).split()
         for word in words[:5]:
-            merged = Suggestion.objects.filter(text__icontains=word).values("item_id")
-            queryset = queryset.filter(
-                Q(number__iexact=word) | Q(title__icontains=word) | Q(pk__in=merged)
-            )
+            by_title = Item.objects.filter(title__icontains=word).values_list("pk")
+            by_suggestion = Suggestion.objects.filter(
+                text__icontains=word, item__isnull=False
+            ).values_list("item_id")
+            ids = {
+                pk
+                for (pk,) in by_title.order_by().union(by_suggestion.order_by())[: KEYWORD_IDS + 1]
+            }
+            if len(ids) <= KEYWORD_IDS:
+                matched = Q(pk__in=ids)
+            else:
+                matched = Q(title__icontains=word) | Q(pk__in=by_suggestion)
+            queryset = queryset.filter(Q(number__iexact=word) | matched)
         return queryset

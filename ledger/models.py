@@ -567,7 +567,12 @@ class Event(models.Model):
         ordering = ["item_id", "at", "pk"]
         verbose_name = _("event")
         verbose_name_plural = _("events")
-        indexes = [models.Index(fields=["item", "at"], name="event_item_at")]
+        indexes = [
+            models.Index(fields=["item", "at"], name="event_item_at"),
+            # The declined drafts awaiting reassignment (home, review queue): a handful of
+            # rows among millions of events.
+            models.Index(fields=["item"], condition=Q(kind="decline"), name="event_declines"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.item_id} {self.kind} {self.from_state}→{self.to_state}"

@@ -17,8 +17,8 @@ from .models import Item, User
 from .paging import Sort
 
 # Counts above the list stop at this many: beyond it a count would read every matching row
-# of a large ledger on every page view, and "10000+" says as much as the exact figure.
-COUNT_CAP = 10_000
+# of a large ledger on every page view, and "1,000+" says as much as the exact figure.
+COUNT_CAP = 1_000
 FAR_FUTURE = datetime.date(9999, 12, 31)
 
 
@@ -47,34 +47,77 @@ SORTS: dict[str, SortOption] = {
 DEFAULT_SORT = "number"
 
 
-def ledger_items(*, user: User, params: Mapping) -> tuple[ItemFilter, QuerySet[Item]]:
+def ledger_items(*, user: User, params: Mapping) -> Ledger:
     """The items this user may see, narrowed by the ledger's filters in ``params``.
 
     The list page and every export start here, so an export holds exactly what the screen
     showed, and nobody's export reaches past what they may see.
     """
-    base = Item.objects.visible_to(user)
-    itemfilter = ItemFilter(params or None, queryset=base)
-    items = itemfilter.qs.annotate(
+    itemfilter = ItemFilter(params or None, queryset=Item.objects.visible_to(user))
+    every_state = itemfilter.qs.annotate(
         deadline_key=Coalesce("deadline", Value(FAR_FUTURE), output_field=DateField())
     )
-    return itemfilter, items
+    state = itemfilter.form.cleaned_data.get("state") if itemfilter.is_bound else None
+    items = every_state.filter(state=state) if state else every_state
+    return Ledger(itemfilter, items, every_state)
 
 
-def capped_counts(queryset: QuerySet[Item], cap: int = COUNT_CAP) -> dict[str, int]:
-    """Items per state, and overdue, each counted up to ``cap + 1``, in one query.
+@dataclasses.dataclass(frozen=True)
+class Ledger:
+    filter: ItemFilter
+    items: QuerySet[Item]  # every filter applied
+    every_state: QuerySet[Item]  # every filter but the state: what the state tabs count
+
+
+def state_counts(user: User, queryset: QuerySet[Item], cap: int | None = None) -> dict[str, int]:
+    """Items per state and overdue within ``queryset`` (a part of what ``user`` sees).
+
+    An official's reach is "led by my department OR shared with it", which no index serves
+    as one condition; counted as two disjoint parts, each part reads its own index (lead
+    department, or the co-department table) and stays bounded by the cap.
+    """
+    states = [s for s in Item.State.values if s != Item.State.DRAFT or user.is_supervisor]
+    if not user.is_official:
+        return capped_counts([queryset], states, cap)
+    department = user.department_id
+    shared = Item.co_departments.through.objects.filter(department_id=department)
+    return capped_counts(
+        [
+            queryset.filter(lead_department_id=department),
+            queryset.filter(pk__in=shared.values("item_id")).exclude(
+                lead_department_id=department
+            ),
+        ],
+        states,
+        cap,
+    )
+
+
+def capped_counts(
+    parts: list[QuerySet[Item]], states: list[str] | None = None, cap: int | None = None
+) -> dict[str, int]:
+    """Items per state, and overdue, in disjoint ``parts``, each counted up to ``cap + 1``,
+    in one query.
 
     Each arm is ``SELECT COUNT(*) FROM (… LIMIT cap + 1)``, so the work is bounded by the
     cap whatever the size of the ledger; a figure above ``cap`` means "more than cap".
+    States left out of ``states`` count as 0 without a query.
     """
     today = timezone.localdate()
-    arms = [(state, queryset.filter(state=state)) for state in Item.State.values]
-    arms.append(("overdue", queryset.filter(state__in=Item.OPEN_STATES, deadline__lt=today)))
-    parts, params = [], []
+    cap = COUNT_CAP if cap is None else cap
+    states = list(Item.State.values) if states is None else states
+    arms = []
+    for part in parts:
+        arms += [(state, part.filter(state=state)) for state in states]
+        arms.append(("overdue", part.filter(state__in=Item.OPEN_STATES, deadline__lt=today)))
+    sqls, params = [], []
     for name, qs in arms:
         sql, arm_params = qs.order_by().values("pk")[: cap + 1].query.sql_with_params()
-        parts.append(f"SELECT %s, (SELECT COUNT(*) FROM ({sql}) capped_{len(parts)})")
+        sqls.append(f"SELECT %s, (SELECT COUNT(*) FROM ({sql}) capped_{len(sqls)})")
         params += [name, *arm_params]
+    counts = dict.fromkeys([*Item.State.values, "overdue"], 0)
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        return {name: count for name, count in cursor.fetchall()}
+        cursor.execute(" UNION ALL ".join(sqls), params)
+        for name, count in cursor.fetchall():
+            counts[name] += count
+    return counts

@@ -6,6 +6,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,14 +14,23 @@ from django.utils import timezone
 
 from . import paging
 from .models import Category, Department, Event, Extension, Item, Leader, Round
-from .selectors import DEFAULT_SORT, SORTS, capped_counts, ledger_items
+from .selectors import DEFAULT_SORT, SORTS, ledger_items, state_counts
 
 PAGE_SIZES = (20, 50, 200)
+CHOICES_SECONDS = 30
 LIST_COLUMNS = ("round", "category", "leader", "lead_department")
 
 
 def _choices() -> dict[str, list]:
-    """The filters' options as short (id, label) rows, rendered by a plain template loop."""
+    """The filters' options as short (id, label) rows, rendered by a plain template loop.
+
+    Kept for CHOICES_SECONDS: four queries saved on every list view, at the price of a
+    department or leader added in the admin appearing in the filters up to that late.
+    """
+    return cache.get_or_set("ledger:filter-choices", _read_choices, CHOICES_SECONDS)
+
+
+def _read_choices() -> dict[str, list]:
     names: dict[str, None] = {}
     for name in Category.objects.order_by("order", "name").values_list("name", flat=True):
         names.setdefault(name)
@@ -48,7 +58,7 @@ def _state_rows(user, counts: dict[str, int]) -> list[tuple[str, str, int]]:
 
 @login_required
 def item_list(request: HttpRequest) -> HttpResponse:
-    itemfilter, items = ledger_items(user=request.user, params=request.GET)
+    ledger = ledger_items(user=request.user, params=request.GET)
     sort_name = request.GET.get("sort", DEFAULT_SORT)
     if sort_name not in SORTS:
         sort_name = DEFAULT_SORT
@@ -60,7 +70,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
     if size not in PAGE_SIZES:
         size = settings.LEDGER_PAGE_SIZE
     page = paging.page(
-        items.select_related(*LIST_COLUMNS),
+        ledger.items.select_related(*LIST_COLUMNS),
         option.sort,
         option.kinds,
         size=size,
@@ -70,11 +80,8 @@ def item_list(request: HttpRequest) -> HttpResponse:
     )
     # The tabs count each state within the other filters, so they stay useful once one
     # state is chosen.
-    without_state = request.GET.copy()
-    without_state.pop("state", None)
-    _f, tab_items = ledger_items(user=request.user, params=without_state)
-    counts = capped_counts(tab_items)
-    states = _state_rows(request.user, counts)
+    counts = state_counts(request.user, ledger.every_state)
+    itemfilter = ledger.filter
     return render(
         request,
         "ledger/item_list.html",
@@ -82,7 +89,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
             "filter": itemfilter,
             "form": itemfilter.form,
             "page": page,
-            "states": states,
+            "states": _state_rows(request.user, counts),
             "total": sum(counts[value] for value in Item.State.values),
             "overdue_count": counts["overdue"],
             "sort": sort_name,
@@ -99,7 +106,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     items = Item.objects.visible_to(user)
-    counts = capped_counts(items)
+    counts = state_counts(user, items)
     today = timezone.localdate()
     soon = today + datetime.timedelta(days=settings.DUE_SOON_DAYS)
     columns = ("round", "lead_department")

@@ -224,7 +224,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Deadline light (红黄绿灯): yellow when the deadline falls within this many days.
 DUE_SOON_DAYS = envint("DUE_SOON_DAYS", "7")
-LEDGER_PAGE_SIZE = envint("LEDGER_PAGE_SIZE", "50")
+LEDGER_PAGE_SIZE = envint("LEDGER_PAGE_SIZE", "20")
 
 LOGGING = {
     "version": 1,

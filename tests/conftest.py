@@ -4,11 +4,18 @@ departments, a leader, and a user with no role; items built from them."""
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from ledger import workflow
 from ledger.models import Item
 
 from .factory import in_days, make_department, make_item, make_leader, make_round, make_user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The filter choices are cached for seconds; a test must not see another's rows."""
+    cache.clear()
 
 
 @pytest.fixture

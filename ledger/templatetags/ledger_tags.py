@@ -32,5 +32,5 @@ def query(params: QueryDict, **changes) -> str:
 
 @register.filter
 def capped(count: int) -> str:
-    """A count from ``capped_counts``: exact up to the cap, "10,000+" beyond."""
+    """A count from ``capped_counts``: exact up to the cap, "1,000+" beyond."""
     return f"{COUNT_CAP:,}+" if count > COUNT_CAP else str(count)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import evidence
@@ -47,7 +49,10 @@ class CommentForm(ActionForm):
     )
 
 
-class AssignForm(ActionForm):
+class Responsibility(forms.Form):
+    """Who answers for an item and by when (交办): shared by the item page's assign form and
+    the review queue's bulk assignment."""
+
     leader = forms.ModelChoiceField(
         label=_("Responsible leader"), queryset=Leader.objects.filter(is_active=True)
     )
@@ -64,6 +69,27 @@ class AssignForm(ActionForm):
         label=_("Responsible person"), max_length=100, required=False
     )
     deadline = forms.DateField(label=_("Deadline"), widget=DateInput())
+
+    def clean_deadline(self):
+        # The workflow refuses it too; saying it here puts the message by the field before
+        # anything is tried.
+        deadline = self.cleaned_data["deadline"]
+        if deadline < timezone.localdate():
+            raise ValidationError(_("The deadline cannot be in the past."))
+        return deadline
+
+    def clean(self):
+        data = super().clean()
+        lead = data.get("lead_department")
+        if lead is not None and lead in (data.get("co_departments") or []):
+            self.add_error(
+                "co_departments",
+                _("The lead department cannot also be a co-responsible department."),
+            )
+        return data
+
+
+class AssignForm(ActionForm, Responsibility):
     note = forms.CharField(
         label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )

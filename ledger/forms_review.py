@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .forms import DateInput
-from .models import Department, Leader
+from .forms import Responsibility
 
 # One page of the bulk list is 50 rows; a little room for a hand-made request, no more, so
 # that one POST cannot hold the database in one transaction over the whole ledger.
@@ -60,43 +58,14 @@ def selected_pks(data) -> set[int]:
     }
 
 
-class BulkAssignForm(forms.Form):
+class BulkAssignForm(Responsibility):
     selection = SelectionField()
-    leader = forms.ModelChoiceField(
-        label=_("Responsible leader"), queryset=Leader.objects.filter(is_active=True)
-    )
-    lead_department = forms.ModelChoiceField(
-        label=_("Lead department"), queryset=Department.objects.filter(is_active=True)
-    )
-    co_departments = forms.ModelMultipleChoiceField(
-        label=_("Co-responsible departments"),
-        queryset=Department.objects.filter(is_active=True),
-        required=False,
-        widget=forms.SelectMultiple(attrs={"size": 5}),
-        help_text=_("Leave empty to keep what each item already has."),
-    )
-    deadline = forms.DateField(label=_("Deadline"), widget=DateInput())
-    responsible_person = forms.CharField(
-        label=_("Responsible person"),
-        max_length=100,
-        required=False,
-        help_text=_("Leave empty to keep what each item already has."),
-    )
 
-    def clean_deadline(self):
-        # The workflow refuses it too, but only item by item; saying it here puts the
-        # message by the field before anything is tried.
-        deadline = self.cleaned_data["deadline"]
-        if deadline < timezone.localdate():
-            raise ValidationError(_("The deadline cannot be in the past."))
-        return deadline
+    field_order = ["selection", "leader", "lead_department", "co_departments", "deadline"]
 
-    def clean(self):
-        data = super().clean()
-        lead = data.get("lead_department")
-        if lead is not None and lead in (data.get("co_departments") or []):
-            self.add_error(
-                "co_departments",
-                _("The lead department cannot also be a co-responsible department."),
-            )
-        return data
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        keep = _("Leave empty to keep what each item already has.")
+        self.fields["co_departments"].help_text = keep
+        self.fields["co_departments"].widget.attrs["size"] = 5
+        self.fields["responsible_person"].help_text = keep

@@ -84,9 +84,7 @@ def state_counts(user: User, queryset: QuerySet[Item], cap: int | None = None) -
     return capped_counts(
         [
             queryset.filter(lead_department_id=department),
-            queryset.filter(pk__in=shared.values("item_id")).exclude(
-                lead_department_id=department
-            ),
+            queryset.filter(pk__in=shared.values("item_id")).exclude(lead_department_id=department),
         ],
         states,
         cap,

@@ -76,17 +76,25 @@ class ItemFilter(django_filters.FilterSet):
         # Full-width letters and digits typed with a Chinese IME match their half-width form.
         words = unicodedata.normalize("NFKC", value).split()
         for word in words[:5]:
-            by_title = Item.objects.filter(title__icontains=word).values_list("pk")
+            # Within what the other filters (declared above, applied first) left: the id
+            # list stays short when they narrow, however common the word is in the ledger.
+            by_title = queryset.filter(
+                Q(title__icontains=word) | Q(number__iexact=word)
+            ).values_list("pk")
             by_suggestion = Suggestion.objects.filter(
-                text__icontains=word, item__isnull=False
+                text__icontains=word, item__in=queryset.values("pk")
             ).values_list("item_id")
             ids = {
                 pk
-                for (pk,) in by_title.order_by().union(by_suggestion.order_by())[: KEYWORD_IDS + 1]
+                for (pk,) in by_title.order_by().union(by_suggestion.order_by())[
+                    : KEYWORD_IDS + 1
+                ]
             }
+            if not ids:
+                return queryset.none()
             if len(ids) <= KEYWORD_IDS:
-                matched = Q(pk__in=ids)
+                # Ids alone, so that every query of the page reaches its rows by primary key.
+                queryset = queryset.filter(pk__in=ids)
             else:
-                matched = Q(title__icontains=word) | Q(pk__in=by_suggestion)
-            queryset = queryset.filter(Q(number__iexact=word) | matched)
+                queryset = queryset.filter(Q(pk__in=by_title) | Q(pk__in=by_suggestion))
         return queryset

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 from collections.abc import Mapping
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import DateField, QuerySet, Value
 from django.db.models.functions import Coalesce
@@ -110,10 +111,15 @@ def capped_counts(
         arms.append(("overdue", part.filter(state__in=Item.OPEN_STATES, deadline__lt=today)))
     sqls, params = [], []
     for name, qs in arms:
-        sql, arm_params = qs.order_by().values("pk")[: cap + 1].query.sql_with_params()
+        try:
+            sql, arm_params = qs.order_by().values("pk")[: cap + 1].query.sql_with_params()
+        except EmptyResultSet:  # a filter that can match nothing (.none()): counts 0
+            continue
         sqls.append(f"SELECT %s, (SELECT COUNT(*) FROM ({sql}) capped_{len(sqls)})")
         params += [name, *arm_params]
     counts = dict.fromkeys([*Item.State.values, "overdue"], 0)
+    if not sqls:
+        return counts
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(sqls), params)
         for name, count in cursor.fetchall():

@@ -14,14 +14,10 @@ import unicodedata
 
 import django_filters
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Item, Suggestion
+from .models import Item, Suggestion, overdue_condition
 
-# Below this length a keyword cannot use the trigram index (pg_trgm needs three characters
-# to make a trigram), so two-character searches scan; see docs/ledger.md.
-TRIGRAM_MIN = 3
 # Up to this many matching items, a keyword becomes a list of ids (see filter_keyword).
 KEYWORD_IDS = 5000
 
@@ -59,7 +55,7 @@ class ItemFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=shares.values("item_id"))
 
     def filter_overdue(self, queryset, name, value):
-        overdue = Q(state__in=Item.OPEN_STATES, deadline__lt=timezone.localdate())
+        overdue = overdue_condition()
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def filter_escalated(self, queryset, name, value):
@@ -86,9 +82,7 @@ class ItemFilter(django_filters.FilterSet):
             ).values_list("item_id")
             ids = {
                 pk
-                for (pk,) in by_title.order_by().union(by_suggestion.order_by())[
-                    : KEYWORD_IDS + 1
-                ]
+                for (pk,) in by_title.order_by().union(by_suggestion.order_by())[: KEYWORD_IDS + 1]
             }
             if not ids:
                 return queryset.none()

@@ -170,6 +170,11 @@ class Category(models.Model):
         return self.name
 
 
+def overdue_condition(today: datetime.date | None = None) -> Q:
+    """Overdue (逾期): in a department's hands, and the deadline has passed."""
+    return Q(state__in=Item.OPEN_STATES, deadline__lt=today or timezone.localdate())
+
+
 class ItemQuerySet(models.QuerySet["Item"]):
     def visible_to(self, user) -> ItemQuerySet:
         """The one answer to "which items may this user see" (DESIGN.md, roles).
@@ -203,8 +208,7 @@ class ItemQuerySet(models.QuerySet["Item"]):
         """Deadline passed and not closed out. Derived on every query, never stored.
 
         A draft is nobody's to be late with: it counts from its assignment on."""
-        today = today or timezone.localdate()
-        return self.open().filter(deadline__lt=today)
+        return self.filter(overdue_condition(today))
 
     def due_within(self, days: int, today: datetime.date | None = None) -> ItemQuerySet:
         today = today or timezone.localdate()

@@ -11,7 +11,6 @@ from django.db import connection
 from django.db.models import DateField, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from .filters import ItemFilter
 from .models import Item, User
@@ -25,25 +24,20 @@ FAR_FUTURE = datetime.date(9999, 12, 31)
 
 @dataclasses.dataclass(frozen=True)
 class SortOption:
-    label: str
     sort: Sort
-    kinds: list[type]
+    kinds: list[type]  # the types of the sort fields, to read a cursor back
 
 
 SORTS: dict[str, SortOption] = {
-    "number": SortOption(_("Number"), Sort(("round_id", "number")), [int, str]),
-    "-number": SortOption(_("Number"), Sort(("round_id", "number"), True), [int, str]),
+    "number": SortOption(Sort(("round_id", "number")), [int, str]),
+    "-number": SortOption(Sort(("round_id", "number"), True), [int, str]),
     # Items without a deadline sort after every dated one.
-    "deadline": SortOption(_("Deadline"), Sort(("deadline_key", "id")), [datetime.date, int]),
-    "-deadline": SortOption(
-        _("Deadline"), Sort(("deadline_key", "id"), True), [datetime.date, int]
-    ),
-    "percent": SortOption(_("Progress"), Sort(("percent", "id")), [int, int]),
-    "-percent": SortOption(_("Progress"), Sort(("percent", "id"), True), [int, int]),
-    "-updated": SortOption(
-        _("Last change"), Sort(("updated_at", "id"), True), [datetime.datetime, int]
-    ),
-    "updated": SortOption(_("Last change"), Sort(("updated_at", "id")), [datetime.datetime, int]),
+    "deadline": SortOption(Sort(("deadline_key", "id")), [datetime.date, int]),
+    "-deadline": SortOption(Sort(("deadline_key", "id"), True), [datetime.date, int]),
+    "percent": SortOption(Sort(("percent", "id")), [int, int]),
+    "-percent": SortOption(Sort(("percent", "id"), True), [int, int]),
+    "updated": SortOption(Sort(("updated_at", "id")), [datetime.datetime, int]),
+    "-updated": SortOption(Sort(("updated_at", "id"), True), [datetime.datetime, int]),
 }
 DEFAULT_SORT = "number"
 
@@ -108,7 +102,7 @@ def capped_counts(
     arms = []
     for part in parts:
         arms += [(state, part.filter(state=state)) for state in states]
-        arms.append(("overdue", part.filter(state__in=Item.OPEN_STATES, deadline__lt=today)))
+        arms.append(("overdue", part.overdue(today)))
     sqls, params = [], []
     for name, qs in arms:
         try:

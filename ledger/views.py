@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from . import evidence, forms, workflow
-from .models import Event, Extension, Item, Progress, Suggestion
+from .models import Extension, Item, Progress, Suggestion
 
 
 def _get_item_for_user(request: HttpRequest, pk: int) -> Item:
@@ -133,10 +133,10 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def _form(name: str, item: Item, data=None, files=None) -> forms.ActionForm:
+def _form(name: str, item: Item, data=None, files=None, auto_id: str = "") -> forms.ActionForm:
     """The form of one action. Each form's ids are its own: the page holds several forms
     with the same field names, and a label must focus the field of its own form."""
-    options: dict = {"auto_id": f"id_{name}_%s"}
+    options: dict = {"auto_id": auto_id or f"id_{name}_%s"}
     if data is None:
         options["initial"] = {"version": item.version}
         if name == "progress":
@@ -144,6 +144,38 @@ def _form(name: str, item: Item, data=None, files=None) -> forms.ActionForm:
     if name == "assign":
         return forms.AssignForm(data, item=item, **options)
     return ACTIONS[name].form(data, files, **options)
+
+
+def run_action(
+    request: HttpRequest, item: Item, action: str, form: forms.ActionForm
+) -> workflow.WorkflowError | None:
+    """Take ``action`` on ``item`` as the page the valid ``form`` came from saw it.
+
+    Returns the refusal, or None. The item page and the review queue both act through here.
+    """
+    try:
+        if form.cleaned_data["version"] != item.version:
+            # The page was drawn from an older version: refuse before anything else, so the
+            # user learns who changed the item, whatever the change was.
+            raise workflow.stale_error(item)
+        ACTIONS[action].run(item, request.user, form.cleaned_data)
+    except workflow.WorkflowError as error:
+        return error
+    return None
+
+
+def kept_form(action: str, fresh: Item, data, auto_id: str = "") -> forms.ActionForm:
+    """What the user typed, now against the item as it is: after reading the change they
+    may send it again, knowingly."""
+    data = data.copy()
+    data["version"] = str(fresh.version)
+    kept = _form(action, fresh, data, auto_id=auto_id)
+    kept.is_valid()
+    return kept
+
+
+def refusal_status(error: workflow.WorkflowError) -> int:
+    return 409 if isinstance(error, workflow.Stale) else 400
 
 
 def _render_item(
@@ -197,7 +229,6 @@ def _render_item(
             "timeline": timeline,
             "actions": actions,
             "pending_extension": pending,
-            "event_kinds": Event.Kind,
             "error": error,
             "unsaved": unsaved,
         },
@@ -220,24 +251,15 @@ def item_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     form = _form(action, item, request.POST, request.FILES)
     if not form.is_valid():
         return _render_item(request, item, {action: form}, status=400)
-    try:
-        if form.cleaned_data["version"] != item.version:
-            # The page was drawn from an older version: refuse before anything else, so the
-            # user learns who changed the item, whatever the change was.
-            raise workflow.stale_error(item)
-        spec.run(item, request.user, form.cleaned_data)
-    except workflow.WorkflowError as error:
+    error = run_action(request, item, action, form)
+    if error is not None:
         fresh = _get_item_for_user(request, pk)
         if error.field in form.fields:
             form.add_error(error.field, str(error))
             return _render_item(request, fresh, {action: form}, status=400)
-        # Keep what the user typed, now against the item as it is: after reading the
-        # change at the top of the page they may send it again, knowingly.
-        data = request.POST.copy()
-        data["version"] = str(fresh.version)
-        kept = _form(action, fresh, data)
-        kept.is_valid()
-        status = 409 if isinstance(error, workflow.Stale) else 400
-        return _render_item(request, fresh, {action: kept}, status=status, error=str(error))
+        kept = kept_form(action, fresh, request.POST)
+        return _render_item(
+            request, fresh, {action: kept}, status=refusal_status(error), error=str(error)
+        )
     messages.success(request, spec.done)
     return redirect("ledger:item", pk=item.pk)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -86,7 +84,6 @@ def item_list(request: HttpRequest) -> HttpResponse:
         request,
         "ledger/item_list.html",
         {
-            "filter": itemfilter,
             "form": itemfilter.form,
             "page": page,
             "states": _state_rows(request.user, counts),
@@ -95,7 +92,6 @@ def item_list(request: HttpRequest) -> HttpResponse:
             "sort": sort_name,
             "size": size,
             "page_sizes": PAGE_SIZES,
-            "today": timezone.localdate(),
             "filtered": any(request.GET.get(k) for k in itemfilter.filters if k != "state"),
             **_choices(),
         },
@@ -108,14 +104,12 @@ def home(request: HttpRequest) -> HttpResponse:
     items = Item.objects.visible_to(user)
     counts = state_counts(user, items)
     today = timezone.localdate()
-    soon = today + datetime.timedelta(days=settings.DUE_SOON_DAYS)
     columns = ("round", "lead_department")
     context = {
         "states": _state_rows(user, counts),
         "total": sum(counts[value] for value in Item.State.values),
         "overdue_count": counts["overdue"],
         "due_soon_days": settings.DUE_SOON_DAYS,
-        "today": today,
     }
     if user.is_supervisor:
         context["queue"] = {
@@ -132,7 +126,7 @@ def home(request: HttpRequest) -> HttpResponse:
             items.overdue(today).select_related(*columns).order_by("deadline", "id")[:10]
         )
         context["due_soon"] = list(
-            items.filter(state__in=Item.OPEN_STATES, deadline__gte=today, deadline__lte=soon)
+            items.due_within(settings.DUE_SOON_DAYS, today)
             .select_related(*columns)
             .order_by("deadline", "id")[:10]
         )

@@ -33,7 +33,14 @@ from . import workflow
 from .forms import ActionForm
 from .forms_review import BulkAssignForm, selected_pks
 from .models import Category, Event, Extension, Item, Round
-from .views import ACTIONS, _get_item_for_user
+from .views import (
+    ACTIONS,
+    _form,
+    _get_item_for_user,
+    kept_form,
+    refusal_status,
+    run_action,
+)
 
 # The decisions the queue offers, and the section of the queue each one comes back to.
 QUEUE_ACTIONS: dict[str, str] = {
@@ -181,27 +188,20 @@ def review_action(request: HttpRequest, pk: str, action: str) -> HttpResponse:
     item = _get_item_for_user(request, int(pk))
     key = (item.pk, action)  # re_path passes text; bound forms are keyed by the int pk
     spec = ACTIONS[action]
-    form = spec.form(request.POST, auto_id=_auto_id(item.pk, action))
+    form = _form(action, item, request.POST, auto_id=_auto_id(item.pk, action))
     if not form.is_valid():
         return _render_queue(request, {key: form}, status=400)
-    # Act on the item as the user saw it: the version the queue was drawn from.
-    item.version = form.cleaned_data["version"]
-    try:
-        spec.run(item, request.user, form.cleaned_data)
-    except workflow.WorkflowError as error:
+    error = run_action(request, item, action, form)
+    if error is not None:
         if error.field in form.fields:
             form.add_error(error.field, str(error))
             return _render_queue(request, {key: form}, status=400)
-        # Keep what was typed, now against the item as it is, so that once the change is
-        # read it can be sent again knowingly (as the item page does).
         fresh = _get_item_for_user(request, item.pk)
-        data = request.POST.copy()
-        data["version"] = str(fresh.version)
-        kept = spec.form(data, auto_id=_auto_id(item.pk, action))
-        kept.is_valid()
+        kept = kept_form(action, fresh, request.POST, auto_id=_auto_id(item.pk, action))
         kept.add_error(None, str(error))
-        status = 409 if isinstance(error, workflow.Stale) else 400
-        return _render_queue(request, {key: kept}, status=status, alert=Alert.about(fresh, error))
+        return _render_queue(
+            request, {key: kept}, status=refusal_status(error), alert=Alert.about(fresh, error)
+        )
     messages.success(
         request, _("%(number)s: %(done)s") % {"number": item.number, "done": spec.done}
     )
@@ -365,8 +365,9 @@ def bulk_assign_submit(request: HttpRequest) -> HttpResponse:
             # The same for every item (a deadline, a department): say it by the field.
             form.add_error(error.field, str(error))
             return _render_bulk(request, form, status=400)
-        status = 409 if isinstance(error, workflow.Stale) else 400
-        return _render_bulk(request, form, status=status, refused=Alert.about(refused.item, error))
+        return _render_bulk(
+            request, form, status=refusal_status(error), refused=Alert.about(refused.item, error)
+        )
     n = len(picks)
     messages.success(
         request,

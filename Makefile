@@ -7,9 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the app needs at run time and in tests (the browser tests drive Debian's
-# Chromium; the CJK fonts make their screenshots show Chinese).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk
+# Debian packages the app needs at run time and in tests: the browser tests drive Debian's
+# Chromium; the CJK fonts make screenshots and PDFs show Chinese; WeasyPrint needs Pango, and
+# HarfBuzz's subsetter to embed the 20 MB CJK font in 80 ms instead of 6 s; pdftoppm
+# (poppler-utils) turns PDFs into pictures for review.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 \
+	libharfbuzz-subset0 poppler-utils
 # The PostgreSQL leg of the suite.
 PG_PACKAGES := postgresql
 
@@ -19,6 +22,10 @@ run: install
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DEBUG=true $(BIN)/python manage.py collectstatic --noinput -v 0
 	DEBUG=true $(BIN)/python manage.py seed_demo
+	@# The background worker (publishing, long exports) runs beside the server and stops
+	@# with it.
+	DEBUG=true $(BIN)/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install
@@ -34,17 +41,30 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings
 
+# The ledger pages and transitions, then intake (import, consolidation, export), then
+# publication (publish, the published page under wrk).
+BENCH_SCRIPTS := bench/run.py bench/intake.py bench/publication.py
+
 bench: install
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	@for script in $(BENCH_SCRIPTS); do \
+	  test -f $$script || continue; \
+	  $(BIN)/python $$script $(BENCH_ARGS) || exit 1; done
 
 bench-pg: install
 	@scripts/ensure-packages $(PG_PACKAGES)
-	scripts/with-postgres sh -c '$(BIN)/python bench/run.py --database-url "$$DATABASE_URL" $(BENCH_ARGS)'
+	scripts/with-postgres sh -c 'for script in $(BENCH_SCRIPTS); do \
+	  test -f $$script || continue; \
+	  $(BIN)/python $$script --database-url "$$DATABASE_URL" $(BENCH_ARGS) || exit 1; done'
 
-# Refresh the translation catalogue after changing texts (needs GNU gettext).
+# Refresh the translation catalogues after changing texts (needs GNU gettext): the
+# project's in locale/, and each of intake's and publication's in its own locale/.
+APPS_WITH_CATALOGUES := intake publication
 messages: install
-	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file --ignore=.venv --ignore=tests --ignore=bench
+	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file --ignore=.venv --ignore=tests --ignore=bench $(addprefix --ignore=,$(APPS_WITH_CATALOGUES))
 	cd locale && DEBUG=true ../$(BIN)/python ../manage.py compilemessages -l zh_Hans
+	for app in $(APPS_WITH_CATALOGUES); do \
+	  (cd $$app && DEBUG=true ../$(BIN)/python ../manage.py makemessages -l zh_Hans --no-obsolete --add-location file \
+	    && DEBUG=true ../$(BIN)/python ../manage.py compilemessages -l zh_Hans) || exit 1; done
 
 system:
 	@scripts/ensure-packages $(SYSTEM_PACKAGES)

@@ -66,7 +66,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "ledger",
+    "intake",
+    "publication",
 ]
 
 MIDDLEWARE = [
@@ -225,6 +229,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Deadline light (红黄绿灯): yellow when the deadline falls within this many days.
 DUE_SOON_DAYS = envint("DUE_SOON_DAYS", "7")
 LEDGER_PAGE_SIZE = envint("LEDGER_PAGE_SIZE", "20")
+
+# Intake (导入): spreadsheets refused before they are read when larger than this, and
+# refused when they hold more rows than this.
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_MB", "20") * 1024 * 1024
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
+
+# Background work (publishing, long exports): django-tasks with its database backend; the
+# worker is `manage.py db_worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 LOGGING = {
     "version": 1,

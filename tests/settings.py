@@ -31,3 +31,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # WhiteNoise reads STATIC_ROOT at start-up; tests serve nothing from it but it must exist.
 STATIC_ROOT = os.path.join(os.getenv("TMPDIR", "/tmp"), "rectify-test-static")
 os.makedirs(STATIC_ROOT, exist_ok=True)
+
+# Background tasks run at once, inside the request or the test that enqueues them.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

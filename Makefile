@@ -41,9 +41,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings
 
-# The ledger pages and transitions, then intake (import, consolidation, export), then
+# The ledger pages and transitions, then intake (import, export), consolidation, then
 # publication (publish, the published page under wrk).
-BENCH_SCRIPTS := bench/run.py bench/intake.py bench/publication.py
+BENCH_SCRIPTS := bench/run.py bench/intake.py bench/consolidation.py bench/publication.py
 
 bench: install
 	@for script in $(BENCH_SCRIPTS); do \
@@ -56,15 +56,10 @@ bench-pg: install
 	  test -f $$script || continue; \
 	  $(BIN)/python $$script --database-url "$$DATABASE_URL" $(BENCH_ARGS) || exit 1; done'
 
-# Refresh the translation catalogues after changing texts (needs GNU gettext): the
-# project's in locale/, and each of intake's and publication's in its own locale/.
-APPS_WITH_CATALOGUES := intake publication
+# Refresh the translation catalogue after changing texts (needs GNU gettext).
 messages: install
-	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file --ignore=.venv --ignore=tests --ignore=bench $(addprefix --ignore=,$(APPS_WITH_CATALOGUES))
+	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file --ignore=.venv --ignore=tests --ignore=bench
 	cd locale && DEBUG=true ../$(BIN)/python ../manage.py compilemessages -l zh_Hans
-	for app in $(APPS_WITH_CATALOGUES); do \
-	  (cd $$app && DEBUG=true ../$(BIN)/python ../manage.py makemessages -l zh_Hans --no-obsolete --add-location file \
-	    && DEBUG=true ../$(BIN)/python ../manage.py compilemessages -l zh_Hans) || exit 1; done
 
 system:
 	@scripts/ensure-packages $(SYSTEM_PACKAGES)

@@ -68,18 +68,25 @@ class Responsibility(forms.Form):
     responsible_person = forms.CharField(
         label=_("Responsible person"), max_length=100, required=False
     )
-    deadline = forms.DateField(label=_("Deadline"), widget=DateInput())
+    deadline = forms.DateField(label=_("Deadline"), widget=DateInput(), required=False)
+    long_term = forms.BooleanField(
+        label=_("Long-term (长期坚持), no deadline"), required=False
+    )
 
     def clean_deadline(self):
         # The workflow refuses it too; saying it here puts the message by the field before
         # anything is tried.
         deadline = self.cleaned_data["deadline"]
-        if deadline < timezone.localdate():
+        if deadline is not None and deadline < timezone.localdate():
             raise ValidationError(_("The deadline cannot be in the past."))
         return deadline
 
     def clean(self):
         data = super().clean()
+        if data.get("long_term"):
+            data["deadline"] = None
+        elif data.get("deadline") is None and "deadline" not in self.errors:
+            self.add_error("deadline", _("Set the deadline, or mark the item long-term."))
         lead = data.get("lead_department")
         if lead is not None and lead in (data.get("co_departments") or []):
             self.add_error(
@@ -104,6 +111,7 @@ class AssignForm(ActionForm, Responsibility):
                     "co_departments": [d.pk for d in item.co_departments.all()],
                     "responsible_person": item.responsible_person,
                     "deadline": item.deadline,
+                    "long_term": item.long_term,
                 },
             )
         super().__init__(*args, **kwargs)

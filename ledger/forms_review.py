@@ -61,7 +61,9 @@ def selected_pks(data) -> set[int]:
 class BulkAssignForm(Responsibility):
     selection = SelectionField()
 
-    field_order = ["selection", "leader", "lead_department", "co_departments", "deadline"]
+    field_order = [
+        "selection", "leader", "lead_department", "co_departments", "deadline", "long_term"
+    ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

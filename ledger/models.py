@@ -277,6 +277,12 @@ class Item(models.Model):
         related_name="shared_items",
     )
     deadline = models.DateField(_("deadline"), null=True, blank=True)
+    # 长期坚持: kept up with no end date. Such an item has no deadline and is never overdue.
+    long_term = models.BooleanField(
+        _("long-term (no end date)"),
+        default=False,
+        help_text=_("长期坚持: the work goes on with no deadline."),
+    )
     original_deadline = models.DateField(
         _("original deadline"),
         null=True,
@@ -344,6 +350,10 @@ class Item(models.Model):
             models.CheckConstraint(
                 condition=~Q(state="closed") | (Q(closed_on__isnull=False) & ~Q(outcome_kind="")),
                 name="item_closed_has_date_and_outcome",
+            ),
+            models.CheckConstraint(
+                condition=Q(long_term=False) | Q(deadline__isnull=True),
+                name="item_long_term_has_no_deadline",
             ),
         ]
         indexes = [

@@ -46,6 +46,7 @@ ACTIONS: dict[str, Action] = {
             lead_department=d["lead_department"],
             co_departments=d["co_departments"],
             deadline=d["deadline"],
+            long_term=d["long_term"],
             responsible_person=d["responsible_person"],
             note=d["note"],
         ),

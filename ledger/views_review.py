@@ -354,6 +354,7 @@ def bulk_assign_submit(request: HttpRequest) -> HttpResponse:
                         lead_department=d["lead_department"],
                         co_departments=co,
                         deadline=d["deadline"],
+                        long_term=d["long_term"],
                         responsible_person=person,
                         at=at,
                     )

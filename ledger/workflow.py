@@ -247,23 +247,27 @@ def assign(
     lead_department: Department | None = None,
     co_departments: Iterable[Department] | None = None,
     deadline: datetime.date | None = None,
+    long_term: bool | None = None,
     responsible_person: str | None = None,
     note: str = "",
     at: datetime.datetime | None = None,
 ) -> Event:
-    """交办: a supervisor sets the responsibility of a draft item and hands it over."""
+    """交办: a supervisor sets the responsibility of a draft item and hands it over.
+
+    The item gets a deadline, or is long-term (长期坚持) and has none."""
     check("assign", by, item)
     at = _now(at)
     leader = leader or item.leader
     lead_department = lead_department or item.lead_department
-    deadline = deadline or item.deadline
+    long_term = item.long_term if long_term is None else long_term
+    deadline = None if long_term else deadline or item.deadline
     if leader is None:
         raise Invalid(_("Choose the responsible leader."), field="leader")
     if lead_department is None:
         raise Invalid(_("Choose the lead department."), field="lead_department")
-    if deadline is None:
+    if deadline is None and not long_term:
         raise Invalid(_("Set the deadline."), field="deadline")
-    if deadline < timezone.localdate(at):
+    if deadline is not None and deadline < timezone.localdate(at):
         raise Invalid(_("The deadline cannot be in the past."), field="deadline")
     co = None if co_departments is None else list(co_departments)
     if co is not None and any(d.pk == lead_department.pk for d in co):
@@ -271,7 +275,12 @@ def assign(
             _("The lead department cannot also be a co-responsible department."),
             field="co_departments",
         )
-    changes = {"leader": leader, "lead_department": lead_department, "deadline": deadline}
+    changes = {
+        "leader": leader,
+        "lead_department": lead_department,
+        "deadline": deadline,
+        "long_term": long_term,
+    }
     if responsible_person is not None:
         changes["responsible_person"] = responsible_person.strip()
     with transaction.atomic():
@@ -288,7 +297,7 @@ def assign(
             note,
             leader=str(leader),
             lead_department=lead_department.name,
-            deadline=deadline.isoformat(),
+            deadline=deadline.isoformat() if deadline else "long_term",
         )
         notifications.notify(event)  # after co_departments.set: they are told too
         return event

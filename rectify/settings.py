@@ -69,8 +69,6 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ledger",
-    "intake",
-    "publication",
 ]
 
 MIDDLEWARE = [

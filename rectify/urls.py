@@ -7,8 +7,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("intake/", include("intake.urls")),
-    path("notices/", include("publication.urls")),
+    path("intake/", include("ledger.intake.urls")),
+    path("notices/", include("ledger.publication.urls")),
     path("", include("ledger.urls")),
 ]
 

@@ -1,3 +1,0 @@
-app_name = "intake"
-
-urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Consolidation (归纳) of suggestions into items."""
+
+urlpatterns: list = []

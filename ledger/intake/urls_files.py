@@ -1,0 +1,3 @@
+"""Import of feedback and ledgers, export of the ledger."""
+
+urlpatterns: list = []

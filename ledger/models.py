@@ -681,3 +681,73 @@ class ReminderDigest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.department_id} {self.day}"
+
+
+class Job(models.Model):
+    """Long work done in the background (an export, publishing a notice): its progress, its
+    outcome, and the file it made. ``ledger.jobs`` runs it; the page ``/jobs/<id>/`` shows
+    it to the person who started it."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Working")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=30)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        User,
+        verbose_name=_("started by"),
+        on_delete=models.CASCADE,
+        related_name="jobs",
+        null=True,
+        blank=True,
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default="queued")
+    done = models.PositiveIntegerField(_("done"), default=0)
+    total = models.PositiveIntegerField(_("total"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    result_file = models.FileField(_("file"), upload_to="jobs/%Y/%m/", blank=True)
+    result_name = models.CharField(_("file name"), max_length=200, blank=True)
+    result_url = models.CharField(_("result"), max_length=500, blank=True)
+    task_id = models.CharField(_("task"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "running", "done", "failed"]),
+                name="job_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.kind
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("ledger:job", args=[self.pk])
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(100, self.done * 100 // self.total)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+
+# Notices (公示) live in their own module and belong to this app: importing them here is
+# what registers them.
+from .publication import models as _publication_models  # noqa: E402, F401

@@ -142,3 +142,27 @@ def test_the_timeline_shows_when_each_thing_happened_newest_first(client, cast, 
     assert kinds == ["progress", "event", "event"]
     assert page.count("<time datetime=") == 3
     assert timezone.localtime(in_progress.events.first().at).strftime("%Y-%m-%d %H:%M") in page
+
+
+def test_a_long_term_item_is_assigned_without_a_deadline_and_says_so(client, cast, draft):
+    client.force_login(cast.alice)
+    form = {
+        "version": draft.version,
+        "leader": cast.leader.pk,
+        "lead_department": cast.edu.pk,
+        "deadline": "",
+    }
+    refused = client.post(action_url(draft, "assign"), form)
+    assert refused.status_code == 400
+    assert "请填写完成时限，或勾选“长期坚持”" in refused.content.decode()
+    draft.refresh_from_db()
+    assert draft.state == Item.State.DRAFT
+
+    response = client.post(action_url(draft, "assign"), form | {"long_term": "on"})
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert (draft.state, draft.deadline, draft.long_term) == (Item.State.ASSIGNED, None, True)
+    assert not draft.is_overdue()
+    assert draft.events.get(kind="assign").data["deadline"] == "long_term"
+    page = client.get(reverse("ledger:item", args=[draft.pk])).content.decode()
+    assert "长期坚持" in page

@@ -1,0 +1,1 @@
+"""Start-up checks for publishing: HarfBuzz subsetting for WeasyPrint."""

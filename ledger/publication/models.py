@@ -1,0 +1,1 @@
+"""Notices (公示), their sections and their frozen publications."""

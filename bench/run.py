@@ -1082,8 +1082,8 @@ def _prepare_detail_item(
 
     item = (
         Item.objects.filter(state="in_progress", lead_department=department)
-        .annotate(shares=Count("co_departments"))
-        .filter(shares__gte=1)
+        .annotate(n_shares=Count("co_departments"))
+        .filter(n_shares__gte=1)
         .order_by("pk")
         .first()
     )

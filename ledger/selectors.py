@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .filters import ItemFilter
-from .models import Item, User
+from .models import CoDepartment, Item, User, overdue_condition
 from .paging import Sort
 
 # Counts above the list stop at this many: beyond it a count would read every matching row
@@ -54,7 +54,15 @@ def ledger_items(*, user: User, params: Mapping) -> Ledger:
     )
     state = itemfilter.form.cleaned_data.get("state") if itemfilter.is_bound else None
     items = every_state.filter(state=state) if state else every_state
-    return Ledger(itemfilter, items, every_state)
+    narrowed = itemfilter.is_bound and (
+        not itemfilter.form.is_valid()
+        or any(
+            value not in (None, "")
+            for name, value in itemfilter.form.cleaned_data.items()
+            if name != "state"
+        )
+    )
+    return Ledger(itemfilter, items, every_state, narrowed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,32 +70,42 @@ class Ledger:
     filter: ItemFilter
     items: QuerySet[Item]  # every filter applied
     every_state: QuerySet[Item]  # every filter but the state: what the state tabs count
+    narrowed: bool = False  # a filter other than the state is applied
 
 
-def state_counts(user: User, queryset: QuerySet[Item], cap: int | None = None) -> dict[str, int]:
+def state_counts(
+    user: User, queryset: QuerySet[Item], cap: int | None = None, *, narrowed: bool = True
+) -> dict[str, int]:
     """Items per state and overdue within ``queryset`` (a part of what ``user`` sees).
 
     An official's reach is "led by my department OR shared with it", which no index serves
-    as one condition; counted as two disjoint parts, each part reads its own index (lead
-    department, or the co-department table) and stays bounded by the cap.
+    as one condition; counted as two disjoint parts, each part reads its own index and stays
+    bounded by the cap. ``narrowed=False`` says ``queryset`` is all the user sees: the
+    shared part is then counted on the co-department rows alone, whose copy of the item's
+    state and deadline is indexed by (department, state, deadline), without visiting a
+    single item.
     """
     states = [s for s in Item.State.values if s != Item.State.DRAFT or user.is_supervisor]
     if not user.is_official:
         return capped_counts([queryset], states, cap)
     department = user.department_id
-    shared = Item.co_departments.through.objects.filter(department_id=department)
-    return capped_counts(
-        [
-            queryset.filter(lead_department_id=department),
-            queryset.filter(pk__in=shared.values("item_id")).exclude(lead_department_id=department),
-        ],
-        states,
-        cap,
-    )
+    led = queryset.filter(lead_department_id=department)
+    if narrowed:
+        shares = CoDepartment.objects.filter(department_id=department)
+        shared = queryset.filter(pk__in=shares.values("item_id")).exclude(
+            lead_department_id=department
+        )
+    else:
+        shared = (
+            CoDepartment.objects.filter(department_id=department)
+            .exclude(state=Item.State.DRAFT)
+            .exclude(lead_department_id=department)
+        )
+    return capped_counts([led, shared], states, cap)
 
 
 def capped_counts(
-    parts: list[QuerySet[Item]], states: list[str] | None = None, cap: int | None = None
+    parts: list[QuerySet], states: list[str] | None = None, cap: int | None = None
 ) -> dict[str, int]:
     """Items per state, and overdue, in disjoint ``parts``, each counted up to ``cap + 1``,
     in one query.
@@ -102,7 +120,7 @@ def capped_counts(
     arms = []
     for part in parts:
         arms += [(state, part.filter(state=state)) for state in states]
-        arms.append(("overdue", part.overdue(today)))
+        arms.append(("overdue", part.filter(overdue_condition(today))))
     sqls, params = [], []
     for name, qs in arms:
         try:

@@ -78,7 +78,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
     )
     # The tabs count each state within the other filters, so they stay useful once one
     # state is chosen.
-    counts = state_counts(request.user, ledger.every_state)
+    counts = state_counts(request.user, ledger.every_state, narrowed=ledger.narrowed)
     itemfilter = ledger.filter
     return render(
         request,
@@ -102,7 +102,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     items = Item.objects.visible_to(user)
-    counts = state_counts(user, items)
+    counts = state_counts(user, items, narrowed=False)
     today = timezone.localdate()
     columns = ("round", "lead_department")
     context = {

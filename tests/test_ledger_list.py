@@ -192,3 +192,50 @@ def test_home_for_a_supervisor_shows_the_queue(client, cast, ledger):
     client.force_login(cast.alice)
     response = client.get(reverse("ledger:home"))
     assert response.context["queue"]["declined"] == 1
+
+
+def test_shared_rows_follow_their_item_whatever_writes_it(cast):
+    from ledger.models import CoDepartment
+
+    item = assign(cast, make_item(cast.round), co=[cast.traffic, cast.health], deadline=10)
+
+    def shares():
+        return set(
+            CoDepartment.objects.filter(item=item).values_list(
+                "department_id", "state", "deadline", "lead_department_id"
+            )
+        )
+
+    assert shares() == {
+        (cast.traffic.pk, "assigned", in_days(10), cast.edu.pk),
+        (cast.health.pk, "assigned", in_days(10), cast.edu.pk),
+    }
+    workflow.start(item, by=cast.bob)
+    assert {row[1] for row in shares()} == {"in_progress"}
+    # A write that bypasses the workflow (an import, an administrator) is followed too.
+    Item.objects.filter(pk=item.pk).update(deadline=in_days(-2), lead_department=cast.traffic)
+    assert {(row[2], row[3]) for row in shares()} == {(in_days(-2), cast.traffic.pk)}
+
+
+@pytest.mark.parametrize("narrowed", [False, True])
+def test_an_officials_counts_match_the_items_they_see(cast, narrowed):
+    from ledger.selectors import state_counts
+
+    led = [assign(cast, make_item(cast.round), deadline=d) for d in (5, 40, 60)]
+    shared = [
+        assign(cast, make_item(cast.round), lead=cast.health, co=[cast.edu], deadline=d)
+        for d in (5, 40, 60, 90)
+    ]
+    assign(cast, make_item(cast.round), lead=cast.health, co=[cast.traffic])  # not bob's
+    make_item(cast.round)  # a draft: nobody's but the office's
+    workflow.start(led[0], by=cast.bob)
+    workflow.start(shared[0], by=cast.dave)
+    workflow.request_closeout(shared[0], by=cast.dave, outcome="已完成", outcome_kind="done")
+    Item.objects.filter(pk__in=[led[1].pk, shared[1].pk]).update(deadline=in_days(-3))
+
+    visible = Item.objects.visible_to(cast.bob)
+    counts = state_counts(cast.bob, visible, narrowed=narrowed)
+    expected = {state: visible.filter(state=state).count() for state in Item.State.values}
+    assert {state: counts[state] for state in Item.State.values} == expected
+    assert expected["assigned"] == 5 and expected["requested"] == 1
+    assert counts["overdue"] == 2

@@ -74,21 +74,29 @@ class ItemFilter(django_filters.FilterSet):
         for word in words[:5]:
             # Within what the other filters (declared above, applied first) left: the id
             # list stays short when they narrow, however common the word is in the ledger.
-            by_title = queryset.filter(
-                Q(title__icontains=word) | Q(number__iexact=word)
+            # Title and number as two arms, not one OR: the OR kept PostgreSQL from
+            # combining the title's trigram index with the other filters' indexes (33 ms
+            # a lookup at 100k items instead of 5).
+            by_title = queryset.filter(title__icontains=word).values_list("pk")
+            by_number = queryset.filter(
+                number__in={word, word.upper(), word.lower()}
             ).values_list("pk")
             by_suggestion = Suggestion.objects.filter(
                 text__icontains=word, item__in=queryset.values("pk")
             ).values_list("item_id")
-            ids = {
-                pk
-                for (pk,) in by_title.order_by().union(by_suggestion.order_by())[: KEYWORD_IDS + 1]
-            }
+            arms = by_title.order_by().union(by_number.order_by(), by_suggestion.order_by())
+            ids = {pk for (pk,) in arms[: KEYWORD_IDS + 1]}
             if not ids:
                 return queryset.none()
             if len(ids) <= KEYWORD_IDS:
                 # Ids alone, so that every query of the page reaches its rows by primary key.
-                queryset = queryset.filter(pk__in=ids)
+                # They were found within ``queryset`` (the user's reach and the other
+                # filters), so those conditions hold for each of them already: repeating
+                # them would only make the planner combine large index scans (a whole round,
+                # a whole department) with this short list on every count.
+                queryset = Item.objects.filter(pk__in=ids)
             else:
-                queryset = queryset.filter(Q(pk__in=by_title) | Q(pk__in=by_suggestion))
+                queryset = queryset.filter(
+                    Q(pk__in=by_title) | Q(pk__in=by_number) | Q(pk__in=by_suggestion)
+                )
         return queryset

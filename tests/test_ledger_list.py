@@ -239,3 +239,22 @@ def test_an_officials_counts_match_the_items_they_see(cast, narrowed):
     assert {state: counts[state] for state in Item.State.values} == expected
     assert expected["assigned"] == 5 and expected["requested"] == 1
     assert counts["overdue"] == 2
+
+
+def test_a_keyword_never_reaches_past_what_the_user_may_see(client, cast, ledger):
+    client.force_login(cast.bob)  # 市教育局: 医院挂号难 is 卫健委's alone
+    page = client.get(reverse("ledger:items"), {"q": "医院"}).content.decode()
+    assert "医院挂号难" not in page
+    page = client.get(reverse("ledger:items"), {"q": "网上预约"}).content.decode()
+    assert "医院挂号难" not in page
+    client.force_login(cast.dave)
+    page = client.get(reverse("ledger:items"), {"q": "网上预约"}).content.decode()
+    assert "医院挂号难" in page
+
+
+def test_a_keyword_finds_an_item_by_its_number_in_either_case(client, cast, ledger):
+    number = ledger["b"].number
+    client.force_login(cast.alice)
+    for typed in (number, number.upper(), number.lower()):
+        page = client.get(reverse("ledger:items"), {"q": typed}).content.decode()
+        assert "校舍老旧" in page and "学校周边交通拥堵" not in page, typed

@@ -1,0 +1,131 @@
+"""Publishing a notice: a background task (django-tasks), run by ``manage.py db_worker``.
+
+``start_publishing`` (in the web process) moves the notice from draft to publishing and
+queues ``publish_notice``; the task builds the snapshot from the ledger, renders the page,
+the PDF and the Excel annex from it, stores them with their SHA-256 and marks the notice
+published, all or nothing. If anything fails the notice goes to "failed" with the reason,
+stays unpublished and can be edited and published again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_tasks import task
+
+from ledger import jobs
+from ledger.models import User
+
+from . import render, snapshot
+from .models import Notice, Publication, PublishedAnnex
+from .views_public import page_cache_key
+
+logger = logging.getLogger(__name__)
+
+
+class PublishError(jobs.JobError):
+    pass
+
+
+def start_publishing(notice: Notice, by: User):
+    """Queue the publishing of ``notice``; returns the job. Refuses (PublishError) a notice
+    that is not a draft or a failed attempt, or was just taken by someone else."""
+    with transaction.atomic():
+        claimed = Notice.objects.filter(pk=notice.pk, state__in=Notice.EDITABLE_STATES).update(
+            state=Notice.State.PUBLISHING, error="", updated_at=timezone.now()
+        )
+    if not claimed:
+        raise PublishError(_("This notice is already being published or was published."))
+    job = jobs.enqueue(
+        publish_notice,
+        kind="publish",
+        by=by,
+        title=_("Publishing %(title)s") % {"title": notice.title},
+        notice_id=notice.pk,
+        user_id=by.pk,
+    )
+    Notice.objects.filter(pk=notice.pk).update(job=job)
+    return job
+
+
+def _fail(notice_id: int, message: str) -> None:
+    Notice.objects.filter(pk=notice_id, state=Notice.State.PUBLISHING).update(
+        state=Notice.State.FAILED, error=message, updated_at=timezone.now()
+    )
+
+
+def publish(notice: Notice, by: User, progress=None) -> Publication:
+    """Build, render and store; the notice must be in the publishing state."""
+    with translation.override(render.PUBLIC_LANGUAGE):
+        if progress:
+            progress.set_total(snapshot.count_annex_rows(notice) + 3)
+        snap = snapshot.build(notice, advance=progress.advance if progress else None)
+        pdf = render.pdf_bytes(snap)
+        if progress:
+            progress.advance(1)
+        xlsx = render.xlsx_bytes(snap)
+        if progress:
+            progress.advance(1)
+        files = {
+            "pdf": {"sha256": render.sha256(pdf), "size": len(pdf)},
+            "xlsx": {"sha256": render.sha256(xlsx), "size": len(xlsx)},
+        }
+        html = render.page_html(snap, files)
+        annex_pages = render.annex_pages_html(snap)
+    with transaction.atomic():
+        locked = Notice.objects.select_for_update().get(pk=notice.pk)
+        if locked.state != Notice.State.PUBLISHING:
+            raise PublishError(_("This notice is no longer waiting to be published."))
+        publication = Publication(
+            notice=locked,
+            snapshot=snap,
+            html=html,
+            html_sha256=render.sha256(html),
+            pdf_sha256=files["pdf"]["sha256"],
+            pdf_size=len(pdf),
+            xlsx_sha256=files["xlsx"]["sha256"],
+            xlsx_size=len(xlsx),
+            published_by=by,
+        )
+        stem = f"v{locked.version}-{files['pdf']['sha256'][:12]}"
+        publication.pdf.save(f"{stem}.pdf", ContentFile(pdf), save=False)
+        publication.xlsx.save(f"{stem}.xlsx", ContentFile(xlsx), save=False)
+        publication.save()
+        PublishedAnnex.objects.bulk_create(
+            PublishedAnnex(
+                publication=publication, number=k, html=page, html_sha256=render.sha256(page)
+            )
+            for k, page in enumerate(annex_pages, start=1)
+        )
+        locked.state = Notice.State.PUBLISHED
+        locked.error = ""
+        locked.updated_at = timezone.now()
+        locked.save()
+    if locked.replaces_id:
+        # The replaced page gains its "replaced by" banner at once (in this process; in the
+        # others within views_public.PAGE_CACHE_SECONDS).
+        cache.delete(page_cache_key(locked.replaces_id))
+    if progress:
+        progress.advance(1)
+    return publication
+
+
+@task()
+def publish_notice(job_id: int, notice_id: int, user_id: int) -> None:
+    with jobs.running(job_id) as progress:
+        try:
+            notice = Notice.objects.get(pk=notice_id)
+            publish(notice, User.objects.get(pk=user_id), progress)
+        except jobs.JobError as error:
+            _fail(notice_id, str(error))
+            raise
+        except Exception:
+            logger.exception("Publishing notice %s failed", notice_id)
+            _fail(notice_id, _("Publishing failed on the server. The error was logged; try again."))
+            raise
+        progress.finish(url=Notice(pk=notice_id).public_url())

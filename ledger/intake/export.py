@@ -1,0 +1,286 @@
+"""The ledger → an .xlsx workbook (导出台账), with openpyxl's write-only mode.
+
+Rows come from ``values_list(...).iterator()`` with the round, category, leader and lead
+department joined in SQL; the co-responsible departments of each chunk of items are read
+in one more query per chunk, never per row. Memory stays flat: write-only openpyxl streams
+each row to a temporary file as it is appended.
+
+What no spreadsheet may do with the file: run a cell as a formula. openpyxl makes any text
+starting with "=" a formula, so every text cell that starts with = + - @ (or a tab or a
+carriage return) is written as an inline string (``t="inlineStr"``, no ``<f>``) with the
+quote-prefix style, which is what Excel itself sets when someone types a leading apostrophe:
+the cell shows the text as written and stays text when edited.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import IO
+
+from django.core.files import File
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+from django_tasks import task
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+
+from ledger import jobs
+from ledger.models import Item, User
+
+SHEET_MAX_ROWS = 1_048_576  # rows in one .xlsx sheet, title and header included
+CHUNK = 2_000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+# (column, width, wrap): the header names are those the ledger import reads back.
+COLUMNS = (
+    ("round", 12, False),
+    ("number", 12, False),
+    ("category", 12, False),
+    ("title", 40, True),
+    ("leader", 16, False),
+    ("lead", 18, True),
+    ("co", 24, True),
+    ("person", 12, False),
+    ("deadline", 12, False),
+    ("measures", 40, True),
+    ("goal", 30, True),
+    ("state", 10, False),
+    ("percent", 8, False),
+)
+VALUES = (
+    "pk",
+    "round__name",
+    "number",
+    "category__name",
+    "title",
+    "leader__post",
+    "leader__name",
+    "lead_department__name",
+    "responsible_person",
+    "deadline",
+    "long_term",
+    "measures",
+    "goal",
+    "state",
+    "percent",
+)
+
+
+def headers() -> list[str]:
+    return [
+        pgettext("ledger column", "Round"),
+        pgettext("ledger column", "Number"),
+        pgettext("ledger column", "Category"),
+        pgettext("ledger column", "Problem"),
+        pgettext("ledger column", "Responsible leader"),
+        pgettext("ledger column", "Lead department"),
+        pgettext("ledger column", "Co-responsible departments"),
+        pgettext("ledger column", "Responsible person"),
+        pgettext("ledger column", "Deadline"),
+        pgettext("ledger column", "Measures"),
+        pgettext("ledger column", "Goal"),
+        pgettext("ledger column", "State"),
+        pgettext("ledger column", "Percent done"),
+    ]
+
+
+def long_term_text() -> str:
+    return pgettext("ledger column", "Long-term")
+
+
+def is_formula_like(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS)
+
+
+class _Writer:
+    """Appends rows to a write-only workbook, opening a new sheet when one is full."""
+
+    def __init__(self, workbook: Workbook, title: str, max_rows: int):
+        self.workbook = workbook
+        self.title = title
+        self.max_rows = max_rows
+        self.sheet = None
+        self.rows_in_sheet = 0
+        self.sheets = 0
+        self.cells: list[WriteOnlyCell] = []
+        self.risky: list[WriteOnlyCell] = []
+        self.headers = headers()
+
+    def _styles(self, sheet) -> None:
+        """A styled cell for each column that needs a style (wrapped text, a date or a
+        percent format), reused for every row: a write-only sheet serialises a row as soon
+        as it is appended. The other columns get plain values: a styled cell costs openpyxl
+        about twice the work of a plain one, and the export's rate is what bench/intake.py
+        measures. Each column also has a quote-prefixed text cell for formula-like text."""
+        top = Alignment(vertical="top")
+        wrap = Alignment(vertical="top", wrap_text=True)
+        self.border = Border(bottom=Side(style="thin", color="C9CDD4"))
+        for name, _width, wrapped in COLUMNS:
+            cell = None
+            if wrapped or name in ("deadline", "percent"):
+                cell = WriteOnlyCell(sheet)
+                cell.alignment = wrap if wrapped else top
+                if name == "deadline":
+                    cell.number_format = "yyyy-mm-dd"
+                elif name == "percent":
+                    cell.number_format = "0%"
+            self.cells.append(cell)
+            risky = WriteOnlyCell(sheet)
+            risky.alignment = wrap if wrapped else top
+            risky.quotePrefix = True
+            self.risky.append(risky)
+        self.head_font = Font(bold=True)
+        self.head_fill = PatternFill("solid", fgColor="F2F3F5")
+        self.head_align = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+    def _new_sheet(self) -> None:
+        self.sheets += 1
+        name = _("Ledger") if self.sheets == 1 else f"{_('Ledger')} ({self.sheets})"
+        sheet = self.workbook.create_sheet(name[:31])
+        if not self.cells:
+            self._styles(sheet)
+        for index, (_name, width, _wrap) in enumerate(COLUMNS, 1):
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        sheet.freeze_panes = "C3"
+        sheet.print_title_rows = "2:2"
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.paperSize = "9"  # A4
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        title = WriteOnlyCell(sheet, value=self.title)
+        title.font = Font(bold=True, size=14)
+        if self.title.startswith(FORMULA_STARTS):
+            title.data_type, title.quotePrefix = "s", True
+        sheet.append([title])
+        row = []
+        for text in self.headers:
+            cell = WriteOnlyCell(sheet, value=text)
+            cell.font, cell.fill = self.head_font, self.head_fill
+            cell.alignment, cell.border = self.head_align, self.border
+            row.append(cell)
+        sheet.append(row)
+        self.sheet = sheet
+        self.rows_in_sheet = 2
+
+    def append(self, values: list) -> None:
+        if self.sheet is None or self.rows_in_sheet >= self.max_rows:
+            self._new_sheet()
+        row = []
+        sheet = self.sheet
+        for index, value in enumerate(values):
+            if value.__class__ is str and value.startswith(FORMULA_STARTS):
+                cell = self.risky[index]
+                cell.value = value
+                cell.data_type = "s"  # openpyxl made "=…" a formula: make it text again
+            elif (cell := self.cells[index]) is None or value is None:
+                row.append(value)
+                continue
+            else:
+                cell.value = value
+            cell.parent = sheet
+            row.append(cell)
+        sheet.append(row)
+        self.rows_in_sheet += 1
+
+
+def ledger_rows(
+    items: QuerySet[Item], progress: Callable[[int], None] | None = None
+) -> Iterator[list]:
+    """The export's rows, in the order of ``items``: one list of cell values per item.
+
+    The items and their joined names stream from the database in chunks; the
+    co-responsible departments of a chunk are read in one query."""
+    states = {value: str(label) for value, label in Item.State.choices}
+    long_term = long_term_text()
+    through = Item.co_departments.through
+    rows = items.values_list(*VALUES).iterator(chunk_size=CHUNK)
+    while chunk := list(itertools.islice(rows, CHUNK)):
+        co: dict[int, list[str]] = {}
+        shares = (
+            through.objects.filter(item_id__in=[r[0] for r in chunk])
+            .order_by("department__order", "department__name")
+            .values_list("item_id", "department__name")
+        )
+        for item_id, name in shares:
+            co.setdefault(item_id, []).append(name)
+        for (
+            pk,
+            round_name,
+            number,
+            category,
+            problem,
+            post,
+            leader,
+            lead,
+            person,
+            deadline,
+            is_long_term,
+            measures,
+            goal,
+            state,
+            percent,
+        ) in chunk:
+            yield [
+                round_name,
+                number,
+                category,
+                problem,
+                f"{post} {leader}" if leader else None,
+                lead,
+                "、".join(co.get(pk, ())) or None,
+                person or None,
+                long_term if is_long_term else deadline,
+                measures or None,
+                goal or None,
+                states.get(state, state),
+                percent / 100,
+            ]
+        if progress:
+            progress(len(chunk))
+
+
+def write_items(
+    items: QuerySet[Item],
+    out: IO[bytes] | str,
+    *,
+    title: str,
+    max_rows: int = SHEET_MAX_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write ``items`` (in their order) to ``out``; returns the number of rows written."""
+    workbook = Workbook(write_only=True)
+    writer = _Writer(workbook, title, max_rows)
+    written = 0
+    for row in ledger_rows(items, progress):
+        writer.append(row)
+        written += 1
+    if writer.sheet is None:
+        writer._new_sheet()  # an empty ledger still gets its title and header
+    workbook.save(out)
+    return written
+
+
+@task()
+def export_job(job_id: int, user_id: int, params: dict[str, str], title_text: str) -> None:
+    """A large export, in the background: what ``ledger_items`` gives this user for
+    ``params`` (the list's filters), re-read when the job runs."""
+    import tempfile
+
+    from ledger.selectors import ledger_items
+
+    with jobs.running(job_id) as job:
+        user = User.objects.get(pk=user_id)
+        items = ledger_items(user=user, params=params).items
+        job.set_total(items.count())
+        with tempfile.TemporaryFile() as out:
+            write_items(items, out, title=title_text, progress=job.advance)
+            out.seek(0)
+            name = f"{title_text}-{timezone.localdate():%Y%m%d}.xlsx".replace("/", "-")
+            job.finish(file_name=name, content=File(out, name=name))

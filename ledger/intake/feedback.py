@@ -1,0 +1,172 @@
+"""Rows of a feedback file → ``Suggestion`` rows of a round (导入意见建议).
+
+``plan_feedback`` reads and checks a file and says what would be written; nothing touches
+the database but reads. ``write_feedback`` writes a plan's suggestions in one transaction,
+all or none.
+
+Numbers (序号): a row keeps the file's 序号 when it is a whole number not yet used in the
+round nor earlier in the file. A 序号 already used is refused, with the reason: the same
+file imported twice is then refused row by row instead of doubling the round. Rows without a
+序号 are numbered on from the highest number in the round and in the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from ledger.models import Round, Suggestion
+
+from .reading import IntakeError, Row, Table, read_table
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "seq": ("序号", "编号", "No.", "No", "Number", "Seq"),
+    "text": (
+        "意见建议内容",
+        "意见建议",
+        "意见和建议",
+        "建议内容",
+        "问题描述",
+        "问题",
+        "内容",
+        "Suggestion",
+        "Suggestions",
+        "Text",
+        "Content",
+        "Problem",
+    ),
+    "category_text": ("类别", "所属领域", "领域", "分类", "Category", "Field"),
+    "region": ("地区", "县区", "县(市、区)", "县（市、区）", "区域", "Region", "District"),
+    "channel": ("渠道", "来源", "反映渠道", "Channel", "Source"),
+    "note": ("备注", "Note", "Notes", "Remarks"),
+}
+LIMITS = {"category_text": 50, "region": 50, "channel": 50, "note": 200}
+
+
+@dataclasses.dataclass
+class Refusal:
+    row: int
+    reason: str
+
+    def __str__(self) -> str:
+        return _("Row %(row)s: %(reason)s") % {"row": self.row, "reason": self.reason}
+
+
+@dataclasses.dataclass
+class FeedbackPlan:
+    round: Round
+    table: Table
+    suggestions: list[Suggestion]
+    refused: list[Refusal]
+    repeated: int  # rows whose text repeats an earlier row's: kept, consolidation groups them
+    numbered: int  # rows without a 序号, given the next free number
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.table.rows)
+
+
+def plan_feedback(round: Round, data: bytes, name: str) -> FeedbackPlan:
+    """Read ``data`` and check every row; raises ``IntakeError`` for a file refused whole."""
+    table = read_table(data, name, fields=FIELDS, required="text", multiline=("text",))
+    taken = set(Suggestion.objects.filter(round=round).values_list("seq", flat=True))
+    highest = max(taken, default=0)
+    refused: list[Refusal] = []
+    accepted: list[tuple[Row, int | None]] = []
+    in_file: dict[int, int] = {}  # seq → row that has it
+    for row in table.rows:
+        values = row.values
+        if not values.get("text"):
+            refused.append(Refusal(row.number, _("the suggestion’s text is empty")))
+            continue
+        too_long = next((f for f, n in LIMITS.items() if len(values.get(f) or "") > n), None)
+        if too_long:
+            refused.append(
+                Refusal(
+                    row.number,
+                    _("“%(column)s” is longer than %(n)s characters")
+                    % {"column": table.columns[too_long], "n": LIMITS[too_long]},
+                )
+            )
+            continue
+        seq = None
+        raw = values.get("seq") or ""
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                refused.append(
+                    Refusal(
+                        row.number,
+                        _("the number “%(seq)s” is not a whole number") % {"seq": raw},
+                    )
+                )
+                continue
+            seq = int(raw)
+            if seq in taken:
+                refused.append(
+                    Refusal(
+                        row.number,
+                        _(
+                            "number %(seq)s is already used by a suggestion of this round "
+                            "(was this file imported before?)"
+                        )
+                        % {"seq": seq},
+                    )
+                )
+                continue
+            if seq in in_file:
+                refused.append(
+                    Refusal(
+                        row.number,
+                        _("number %(seq)s is also the number of row %(other)s")
+                        % {"seq": seq, "other": in_file[seq]},
+                    )
+                )
+                continue
+            in_file[seq] = row.number
+        accepted.append((row, seq))
+    next_seq = max(highest, max(in_file, default=0)) + 1
+    suggestions = []
+    seen_texts: set[str] = set()
+    repeated = numbered = 0
+    for row, seq in accepted:
+        if seq is None:
+            seq, next_seq = next_seq, next_seq + 1
+            numbered += 1
+        values = row.values
+        text = values["text"]
+        if text in seen_texts:
+            repeated += 1
+        seen_texts.add(text)
+        suggestions.append(
+            Suggestion(
+                round=round,
+                seq=seq,
+                text=text,
+                category_text=values.get("category_text", ""),
+                region=values.get("region", ""),
+                channel=values.get("channel", ""),
+                note=values.get("note", ""),
+            )
+        )
+    suggestions.sort(key=lambda s: s.seq)
+    return FeedbackPlan(round, table, suggestions, refused, repeated, numbered)
+
+
+def write_feedback(plan: FeedbackPlan) -> int:
+    """Write the plan's suggestions in one transaction; returns how many were written.
+
+    Another import into the round since the plan was made may have taken a number: then
+    nothing is written and the user is asked to preview again."""
+    try:
+        with transaction.atomic():
+            Suggestion.objects.bulk_create(plan.suggestions, batch_size=1000)
+    except IntegrityError:
+        raise IntakeError(
+            _(
+                "Suggestions were added to this round while you looked at the preview, and "
+                "some numbers are now taken. Nothing was imported: check the file again."
+            )
+        ) from None
+    return len(plan.suggestions)

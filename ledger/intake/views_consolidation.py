@@ -1,0 +1,348 @@
+"""The consolidation page (归纳): a round's suggestions not yet in an item, in the groups
+``propose_groups`` proposes, for a supervisor to accept, split, merge, or attach to an item
+the round already has.
+
+The proposal over a whole round (10,000 suggestions take a second or two) is computed once
+and cached under a fingerprint of the round's waiting suggestions, so a page costs a fixed
+number of queries whatever the round's size: the fingerprint, one page of suggestions, the
+categories, the counts. The supervisor's splits and merges are a short list of operations
+kept in the session and replayed over the proposal; an operation about a suggestion that
+has since been consolidated simply no longer applies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db.models import Count, Max, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from ledger import jobs
+from ledger.models import Category, Item, Round, Suggestion
+from ledger.views_review import supervisor_required
+
+from . import consolidation as c
+
+PAGE_SIZE = 30
+# A group of hundreds of identical texts shows its first ones; all of them are confirmed.
+SHOWN_MEMBERS = 20
+CACHE_SECONDS = 3600
+MAX_OPERATIONS = 500
+
+
+# --- The proposal and the supervisor's edits -------------------------------------------------
+
+
+def _proposal(round: Round) -> c.Proposal:
+    """The proposal for the round's waiting suggestions, from the cache while the waiting
+    suggestions are the same ones (their count, highest id and sum of ids)."""
+    waiting = Suggestion.objects.filter(round=round, item__isnull=True)
+    f = waiting.aggregate(n=Count("pk"), top=Max("pk"), total=Sum("pk"))
+    if not f["n"]:
+        return c.Proposal([], {})
+    key = f"consolidation:{round.pk}:{f['n']}:{f['top']}:{f['total']}:{c.DEFAULT_THRESHOLD}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = c.propose_for_round(round)
+        cache.set(key, cached, CACHE_SECONDS)
+    return cached
+
+
+def _session_key(round: Round) -> str:
+    return f"consolidation:{round.pk}"
+
+
+def _operations(request: HttpRequest, round: Round) -> list:
+    return list(request.session.get(_session_key(round), []))
+
+
+def _save_operation(request: HttpRequest, round: Round, op: list) -> None:
+    ops = _operations(request, round)[-(MAX_OPERATIONS - 1) :]
+    request.session[_session_key(round)] = [*ops, op]
+
+
+def _ordered(groups: list[list[int]], repeats: dict[int, int]) -> list[list[int]]:
+    """Late re-sends of items already in the ledger first, then groups of several
+    suggestions, the largest first; then the single ones, each in the order received."""
+    return sorted(
+        groups,
+        key=lambda g: (not any(pk in repeats for pk in g), len(g) == 1, -len(g), g[0]),
+    )
+
+
+# --- The page --------------------------------------------------------------------------------
+
+
+@dataclass
+class Card:
+    key: int  # the group's smallest suggestion id: stable while the group stands
+    ids: list[int]
+    shown: list[Suggestion] = field(default_factory=list)
+    title: str = ""
+    category: str = ""  # a Category pk, as text for the form
+    item_number: str = ""
+    repeats: Item | None = None  # the existing item these suggestions seem to repeat
+    picked: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hidden_count(self) -> int:
+        return len(self.ids) - len(self.shown)
+
+    @property
+    def members(self) -> str:
+        return ",".join(map(str, self.ids))
+
+
+def _page_number(request: HttpRequest) -> int:
+    raw = request.POST.get("page") or request.GET.get("page") or "1"
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def _cards(
+    round: Round,
+    groups: list[list[int]],
+    categories: list[tuple[int, str]],
+    repeats: dict[int, int],
+) -> list[Card]:
+    """Cards for one page of groups: one query for their suggestions, one for the items
+    they seem to repeat."""
+    shown_ids = [pk for g in groups for pk in g[:SHOWN_MEMBERS]]
+    rows = Suggestion.objects.filter(round=round, item__isnull=True, pk__in=shown_ids).only(
+        "pk", "seq", "text", "category_text", "round_id", "item_id"
+    )
+    by_pk = {s.pk: s for s in rows}
+    wanted = {repeats[pk] for g in groups for pk in g if pk in repeats}
+    items = Item.objects.filter(round=round).in_bulk(wanted) if wanted else {}
+    cards = []
+    for g in groups:
+        shown = [by_pk[pk] for pk in g[:SHOWN_MEMBERS] if pk in by_pk]
+        if not shown:
+            continue  # consolidated since the proposal was cached
+        texts = [s.text for s in shown]
+        best = shown[c.representative(texts)]
+        category = c.group_category((s.category_text for s in shown), categories)
+        votes = Counter(repeats[pk] for pk in g if pk in repeats)
+        item = items.get(votes.most_common(1)[0][0]) if votes else None
+        cards.append(
+            Card(
+                key=g[0],
+                ids=g,
+                shown=shown,
+                title=c.title_for(best.text),
+                category=str(category or ""),
+                item_number=item.number if item else "",
+                repeats=item,
+            )
+        )
+    return cards
+
+
+def _render(
+    request: HttpRequest,
+    round: Round,
+    *,
+    posted: dict[int, Card] | None = None,
+    alert: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    proposal = _proposal(round)
+    groups = _ordered(
+        c.apply_operations(proposal.groups, _operations(request, round)), proposal.repeats
+    )
+    pages = max(1, -(-len(groups) // PAGE_SIZE))
+    page = min(_page_number(request), pages)
+    categories = list(Category.objects.filter(round=round).values_list("pk", "name"))
+    cards = _cards(
+        round, groups[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], categories, proposal.repeats
+    )
+    for card in cards:
+        # A refused confirm keeps what was typed, card by card.
+        if posted and card.key in posted:
+            typed = posted[card.key]
+            card.title, card.category, card.item_number = (
+                typed.title,
+                typed.category,
+                typed.item_number,
+            )
+            card.picked, card.errors = typed.picked, typed.errors
+    received, items, awaiting = c.round_counts(round)
+    multi = sum(1 for g in groups if len(g) > 1)
+    return render(
+        request,
+        "intake/consolidation.html",
+        {
+            "round": round,
+            "cards": cards,
+            "categories": categories,
+            "page": page,
+            "pages": pages,
+            "page_range": range(1, pages + 1) if pages <= 12 else None,
+            "received": received,
+            "items": items,
+            "awaiting": awaiting,
+            "group_count": len(groups),
+            "multi_count": multi,
+            "edited": bool(_operations(request, round)),
+            "alert": alert,
+        },
+        status=status,
+    )
+
+
+def _round(pk: int) -> Round:
+    return get_object_or_404(Round, pk=pk)
+
+
+def _back(round: Round, page: int, anchor: str = "") -> HttpResponse:
+    url = reverse("intake:consolidate", args=[round.pk])
+    return redirect(f"{url}?page={page}{'#' + anchor if anchor else ''}")
+
+
+@login_required
+@supervisor_required
+def consolidate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render(request, _round(pk))
+
+
+def _ids(raw: str) -> list[int]:
+    return [int(p) for p in raw.split(",") if p.strip().isdigit()]
+
+
+@login_required
+@supervisor_required
+@require_POST
+def confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ticked groups (or every group of the page) become items, or join the item whose
+    number was given: all of them or none."""
+    round = _round(pk)
+    everything = request.POST.get("all") == "1"
+    posted: dict[int, Card] = {}
+    for raw_key in request.POST.getlist("group"):
+        if not raw_key.isdigit():
+            continue
+        key = int(raw_key)
+        posted[key] = Card(
+            key=key,
+            ids=_ids(request.POST.get(f"members-{key}", "")),
+            title=request.POST.get(f"title-{key}", "").strip(),
+            category=request.POST.get(f"category-{key}", "").strip(),
+            item_number=request.POST.get(f"item-{key}", "").strip(),
+            picked=everything or raw_key in request.POST.getlist("pick"),
+        )
+    picked = [card for card in posted.values() if card.picked and card.ids]
+    if not picked:
+        return _render(
+            request,
+            round,
+            posted=posted,
+            alert=_("Tick at least one group, or create items from every group on the page."),
+            status=400,
+        )
+    categories = set(Category.objects.filter(round=round).values_list("pk", flat=True))
+    numbers = {card.item_number for card in picked if card.item_number}
+    existing = {i.number: i for i in Item.objects.filter(round=round, number__in=numbers)}
+    accepted = []
+    for card in picked:
+        if card.item_number:
+            item = existing.get(card.item_number)
+            if item is None:
+                card.errors["item"] = _("This round has no item numbered %(number)s.") % {
+                    "number": card.item_number
+                }
+            accepted.append(c.AcceptedGroup(card.ids, item=item))
+            continue
+        if not card.title:
+            card.errors["title"] = _("Give the item a title.")
+        category_id = int(card.category) if card.category.isdigit() else None
+        if card.category and category_id not in categories:
+            card.errors["category"] = _("Choose one of the round's categories.")
+        accepted.append(c.AcceptedGroup(card.ids, title=card.title, category_id=category_id))
+    if any(card.errors for card in picked):
+        return _render(
+            request,
+            round,
+            posted=posted,
+            alert=_("Nothing was written. Correct what is marked in red."),
+            status=400,
+        )
+    try:
+        c.consolidate(round, accepted, by=request.user)
+    except c.ConsolidationError as error:
+        return _render(request, round, posted=posted, alert=str(error), status=409)
+    made = sum(1 for card in picked if not card.item_number)
+    linked = sum(len(card.ids) for card in picked)
+    text = ngettext(
+        "%(n)d suggestion linked: %(made)d new item, %(joined)d group joined existing items.",
+        "%(n)d suggestions linked: %(made)d new items, %(joined)d groups joined existing items.",
+        linked,
+    ) % {"n": linked, "made": made, "joined": len(picked) - made}
+    messages.success(request, text)
+    return _back(round, _page_number(request))
+
+
+@login_required
+@supervisor_required
+@require_POST
+def merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ticked groups become one group."""
+    round = _round(pk)
+    keys = [int(k) for k in request.POST.getlist("pick") if k.isdigit()]
+    if len(keys) < 2:
+        messages.error(request, _("Tick two groups or more to merge them."))
+        return _back(round, _page_number(request))
+    _save_operation(request, round, ["merge", keys])
+    messages.success(request, _("The ticked groups were merged into one."))
+    return _back(round, _page_number(request), f"g{min(keys)}")
+
+
+@login_required
+@supervisor_required
+@require_POST
+def split(request: HttpRequest, pk: int) -> HttpResponse:
+    """One suggestion leaves its group and becomes a group of its own."""
+    round = _round(pk)
+    raw = request.POST.get("split", "")
+    if raw.isdigit():
+        _save_operation(request, round, ["split", int(raw)])
+        messages.success(request, _("The suggestion now stands alone, among the single ones."))
+    return _back(round, _page_number(request))
+
+
+@login_required
+@supervisor_required
+@require_POST
+def reset(request: HttpRequest, pk: int) -> HttpResponse:
+    """Back to the groups as proposed: every split and merge is forgotten."""
+    round = _round(pk)
+    request.session.pop(_session_key(round), None)
+    messages.success(request, _("The groups are back as proposed."))
+    return _back(round, 1)
+
+
+@login_required
+@supervisor_required
+@require_POST
+def confirm_all(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every group of the round, as proposed and as split or merged, becomes an item (or
+    joins the item it repeats), in the background: a round of thousands is one click."""
+    round = _round(pk)
+    job = jobs.enqueue(
+        c.consolidate_round_job,
+        kind="consolidate",
+        by=request.user,
+        title=_("Consolidation of %(round)s") % {"round": round.name},
+        round_id=round.pk,
+        user_id=request.user.pk,
+        operations=_operations(request, round),
+    )
+    return redirect(job)

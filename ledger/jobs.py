@@ -71,6 +71,10 @@ class Progress:
         self.job.done += by
         self._save()
 
+    def flush(self) -> None:
+        """Write the progress now: before a long step that reports nothing while it runs."""
+        self._save(force=True)
+
     def set_done(self, done: int) -> None:
         self.job.done = done
         self._save()

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.test import RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 
 from ledger.management.commands import seed_demo
@@ -31,6 +32,7 @@ from ledger.models import (
     Suggestion,
     User,
 )
+from ledger.publication.models import Notice, Publication
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +64,8 @@ def counts() -> dict[str, int]:
         Event,
         Progress,
         Extension,
+        Notice,
+        Publication,
     ]
     return {model.__name__: model.objects.count() for model in models}
 
@@ -249,3 +253,16 @@ def test_a_second_run_adds_nothing(seeded):
     assert counts() == before
     for username in SIGN_INS:
         assert username in out.getvalue()
+
+
+def test_the_demo_notice_is_published_with_figures_from_the_ledger(seeded, client):
+    # The tests' task backend runs the publishing at once; `make run`'s worker does it
+    # in the background.
+    notice = Notice.objects.get()
+    assert notice.state == Notice.State.PUBLISHED
+    index = client.get(reverse("publication:index")).content.decode()
+    assert notice.title in index
+    page = client.get(reverse("publication:public", args=[notice.pk])).content.decode()
+    assert "群众意见建议共547条" in page and "归纳为538条" in page
+    assert "群众意见建议共447条" in page and "归纳为443条" in page
+    assert "{{" not in page and "整改率" in page

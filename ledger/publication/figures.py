@@ -23,6 +23,8 @@ PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 # name → what it counts (shown on the compose page and in docs/publication.md).
 FIGURES: dict[str, object] = {
+    "received": _("suggestions received in the scope's rounds, whatever became of them"),
+    "consolidated": _("items they were consolidated into, drafts included"),
     "total": _("items (drafts excluded)"),
     "suggestions": _("suggestions received and merged into those items"),
     "closed": _("items closed out"),
@@ -82,6 +84,21 @@ def compute(round_id=None, category_id=None, department_id=None) -> dict[str, st
         overdue=Count("pk", filter=Q(state__in=Item.OPEN_STATES, deadline__lt=today)),
     )
     agg["suggestions"] = Suggestion.objects.filter(item__in=items.values("pk")).count()
+    # What the office received and what it made of it, as a notice opens ("收到547条，归纳为
+    # 538条"): every suggestion of the round, every item including those not yet assigned.
+    everything = Item.objects.all()
+    received = Suggestion.objects.all()
+    if round_id:
+        everything = everything.filter(round_id=round_id)
+        received = received.filter(round_id=round_id)
+    if category_id:
+        everything = everything.filter(category_id=category_id)
+    if department_id:
+        everything = everything.filter(lead_department_id=department_id)
+    if category_id or department_id:
+        received = received.filter(item__in=everything.values("pk"))
+    agg["consolidated"] = everything.count()
+    agg["received"] = received.count()
     figures = {name: str(value) for name, value in agg.items()}
     figures["rate"] = rate(agg["closed"], agg["total"])
     return figures

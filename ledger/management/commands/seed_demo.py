@@ -947,7 +947,35 @@ class Command(BaseCommand):
             round_ = Round.objects.filter(code=spec["code"]).first()
             if round_ is not None:
                 self.summarise(round_)
+        self.notice(cast)
         self.sign_ins(cast)
+
+    def notice(self, cast: Cast) -> None:
+        """The public notice (公示) of both rounds, as the first seed publishes it: composed
+        here and published through the background worker (`make run` starts it)."""
+        from ledger.publication.models import Notice, Section
+        from ledger.publication.tasks import start_publishing
+
+        rounds = list(Round.objects.filter(code__in=["2019", "2020M"]).order_by("year"))
+        if len(rounds) != 2 or Notice.objects.filter(title=DEMO_NOTICE_TITLE).exists():
+            return
+        with transaction.atomic():
+            notice = Notice.objects.create(
+                title=DEMO_NOTICE_TITLE,
+                issuer="玉林市委市政府督查和绩效考评办公室",
+                date=timezone.localdate(),
+                document_number="",
+                created_by=cast.supervisor,
+            )
+            notice.annex_rounds.set(rounds)
+            for order, (heading, body, round_) in enumerate(demo_sections(rounds), start=1):
+                Section.objects.create(
+                    notice=notice, order=order, heading=heading, body=body, round=round_
+                )
+        job = start_publishing(notice, cast.supervisor)
+        self.stdout.write(
+            f"公示 notice: {notice.title} — 发布任务 publishing job {job.pk} ({job.state})"
+        )
 
     def summarise(self, round_: Round) -> None:
         items = Item.objects.filter(round=round_)
@@ -984,3 +1012,42 @@ class Command(BaseCommand):
         self.stdout.write(f"  督查员 supervisor     {cast.supervisor.username}")
         self.stdout.write(f"  部门经办人 official   {official.username} ({OFFICIAL_DEPARTMENT})")
         self.stdout.write(f"  市级领导 leader       {cast.leader_user.username} ({leader})")
+
+
+DEMO_NOTICE_TITLE = "玉林市落实自治区2019年度和2020年中期社会评价群众意见建议整改情况公示"
+
+
+def demo_sections(rounds: list[Round]) -> list[tuple[str, str, Round | None]]:
+    """The sections of the first seed notice, with its figures drawn from the ledger."""
+    r2019, r2020 = rounds
+    return [
+        (
+            "",
+            "根据自治区绩效办《2020年度设区市和自治区直属机关社会评价工作方案》（桂绩办发〔2020〕6号）"
+            "的通知要求，现将我市落实自治区2019年度和2020年中期社会评价群众意见建议整改情况公示如下。",
+            None,
+        ),
+        (
+            "一、2019年度意见建议整改情况",
+            "自治区反馈我市2019年度社会评价群众意见建议共{{ received }}条，由于部分意见建议内容"
+            "相似或相同，梳理汇总后归纳为{{ consolidated }}条，已交办{{ total }}条。"
+            "目前已完成整改{{ closed }}条，其中已完成{{ done }}条、长期坚持{{ long_term }}条，"
+            "整改率{{ rate }}；正在整改{{ in_progress }}条。",
+            r2019,
+        ),
+        (
+            "二、2020年中期意见建议整改情况",
+            "自治区反馈我市2020年中期社会评价群众意见建议共{{ received }}条，"
+            "归纳为{{ consolidated }}条，已交办{{ total }}条。"
+            "目前已完成整改{{ closed }}条，整改率{{ rate }}；正在整改{{ in_progress }}条。",
+            r2020,
+        ),
+        (
+            "三、下一步工作",
+            "- 对已完成整改的问题，适时组织“回头看”，防止问题反弹。\n"
+            "- 对需要长期坚持的问题，建立长效机制，持续推进。\n"
+            "- 对正在整改的问题，**明确时限、压实责任**，确保按期销号。\n\n"
+            "附件：整改完成情况一览表",
+            None,
+        ),
+    ]

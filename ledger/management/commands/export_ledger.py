@@ -5,10 +5,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
+from ledger.intake.commands import find_round
 from ledger.intake.export import write_items
 from ledger.models import Item
-
-from .import_feedback import find_round
 
 
 class Command(BaseCommand):

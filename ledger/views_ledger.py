@@ -9,6 +9,8 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from . import paging
 from .models import Category, Department, Event, Extension, Item, Leader, Round
@@ -16,6 +18,7 @@ from .selectors import DEFAULT_SORT, SORTS, ledger_items, state_counts
 
 PAGE_SIZES = (20, 50, 200)
 CHOICES_SECONDS = 30
+SELECTED = mark_safe(" selected")
 LIST_COLUMNS = ("round", "category", "leader", "lead_department")
 
 
@@ -42,6 +45,30 @@ def _read_choices() -> dict[str, list]:
                 "id", "name", "post"
             )
         ],
+    }
+
+
+def _options(rows, selected) -> str:
+    """``<option>`` tags for one filter dropdown, the chosen one selected. Built here in one
+    pass rather than by a template loop that looks the choice up again for every option."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((value, SELECTED if value == selected else "", label) for value, label in rows),
+    )
+
+
+def _filter_options(form) -> dict[str, str]:
+    chosen = getattr(form, "cleaned_data", {})
+    choices = _choices()
+    return {
+        "round_options": _options(choices["rounds"], chosen.get("round")),
+        "category_options": _options(
+            ((name, name) for name in choices["categories"]), chosen.get("category")
+        ),
+        "lead_options": _options(choices["departments"], chosen.get("lead")),
+        "co_options": _options(choices["departments"], chosen.get("co")),
+        "leader_options": _options(choices["leaders"], chosen.get("leader")),
     }
 
 
@@ -93,7 +120,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
             "size": size,
             "page_sizes": PAGE_SIZES,
             "filtered": any(request.GET.get(k) for k in itemfilter.filters if k != "state"),
-            **_choices(),
+            **_filter_options(itemfilter.form),
         },
     )
 

@@ -258,3 +258,15 @@ def test_a_keyword_finds_an_item_by_its_number_in_either_case(client, cast, ledg
     for typed in (number, number.upper(), number.lower()):
         page = client.get(reverse("ledger:items"), {"q": typed}).content.decode()
         assert "校舍老旧" in page and "学校周边交通拥堵" not in page, typed
+
+
+def test_the_chosen_filters_stay_chosen_in_their_dropdowns(client, cast, ledger):
+    client.force_login(cast.alice)
+    page = client.get(
+        reverse("ledger:items"),
+        {"lead": cast.edu.pk, "co": cast.traffic.pk, "round": cast.round.pk},
+    ).content.decode()
+    assert f'<option value="{cast.edu.pk}" selected>{cast.edu.name}</option>' in page
+    assert f'<option value="{cast.traffic.pk}" selected>{cast.traffic.name}</option>' in page
+    assert f'<option value="{cast.round.pk}" selected>{cast.round.name}</option>' in page
+    assert f"<option value=\"{cast.health.pk}\" selected>" not in page

@@ -175,6 +175,16 @@ def overdue_condition(today: datetime.date | None = None) -> Q:
     return Q(state__in=Item.OPEN_STATES, deadline__lt=today or timezone.localdate())
 
 
+def due_within_condition(days: int, today: datetime.date | None = None) -> Q:
+    """Falling due (临期): in a department's hands, the deadline within ``days`` from today."""
+    today = today or timezone.localdate()
+    return Q(
+        state__in=Item.OPEN_STATES,
+        deadline__gte=today,
+        deadline__lte=today + datetime.timedelta(days=days),
+    )
+
+
 class ItemQuerySet(models.QuerySet["Item"]):
     def visible_to(self, user) -> ItemQuerySet:
         """The one answer to "which items may this user see" (DESIGN.md, roles).
@@ -211,10 +221,7 @@ class ItemQuerySet(models.QuerySet["Item"]):
         return self.filter(overdue_condition(today))
 
     def due_within(self, days: int, today: datetime.date | None = None) -> ItemQuerySet:
-        today = today or timezone.localdate()
-        return self.open().filter(
-            deadline__gte=today, deadline__lte=today + datetime.timedelta(days=days)
-        )
+        return self.filter(due_within_condition(days, today))
 
 
 class Item(models.Model):
@@ -362,7 +369,11 @@ class Item(models.Model):
             # The deadline light and the overdue filter: open items by deadline.
             models.Index(fields=["state", "deadline"], name="item_state_deadline"),
             # An official's ledger: their department's items.
-            models.Index(fields=["lead_department", "state"], name="item_lead_state"),
+            # With the deadline: a department's counts per state and its overdue and
+            # falling-due lists read this index alone.
+            models.Index(
+                fields=["lead_department", "state", "deadline"], name="item_lead_state_deadline"
+            ),
             models.Index(fields=["leader", "state"], name="item_leader_state"),
         ]
 
@@ -428,7 +439,11 @@ class CoDepartment(models.Model):
         verbose_name = _("co-responsible department")
         verbose_name_plural = _("co-responsible departments")
         indexes = [
-            models.Index(fields=["department", "state", "deadline"], name="codepartment_counts"),
+            # Every column the counts read, so that each count is an index-only scan.
+            models.Index(
+                fields=["department", "state", "deadline", "lead_department"],
+                name="codepartment_counts",
+            ),
         ]
 
     def __str__(self) -> str:

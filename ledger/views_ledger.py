@@ -13,8 +13,18 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from . import paging
-from .models import Category, Department, Event, Extension, Item, Leader, Round
-from .selectors import DEFAULT_SORT, SORTS, ledger_items, state_counts
+from .models import (
+    Category,
+    Department,
+    Event,
+    Extension,
+    Item,
+    Leader,
+    Round,
+    due_within_condition,
+    overdue_condition,
+)
+from .selectors import DEFAULT_SORT, SORTS, first_by_deadline, ledger_items, state_counts
 
 PAGE_SIZES = (20, 50, 200)
 CHOICES_SECONDS = 30
@@ -149,13 +159,9 @@ def home(request: HttpRequest) -> HttpResponse:
         }
     else:
         # An official's or leader's working lists: what is late, and what falls due soon.
-        context["overdue"] = list(
-            items.overdue(today).select_related(*columns).order_by("deadline", "id")[:10]
-        )
-        context["due_soon"] = list(
-            items.due_within(settings.DUE_SOON_DAYS, today)
-            .select_related(*columns)
-            .order_by("deadline", "id")[:10]
+        context["overdue"] = first_by_deadline(user, overdue_condition(today))
+        context["due_soon"] = first_by_deadline(
+            user, due_within_condition(settings.DUE_SOON_DAYS, today)
         )
         if user.is_leader:
             context["recent"] = list(

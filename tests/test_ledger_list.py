@@ -269,4 +269,28 @@ def test_the_chosen_filters_stay_chosen_in_their_dropdowns(client, cast, ledger)
     assert f'<option value="{cast.edu.pk}" selected>{cast.edu.name}</option>' in page
     assert f'<option value="{cast.traffic.pk}" selected>{cast.traffic.name}</option>' in page
     assert f'<option value="{cast.round.pk}" selected>{cast.round.name}</option>' in page
-    assert f"<option value=\"{cast.health.pk}\" selected>" not in page
+    assert f'<option value="{cast.health.pk}" selected>' not in page
+
+
+def test_an_officials_home_merges_led_and_shared_items_by_deadline(client, cast):
+    led = assign(cast, make_item(cast.round, title="本局牵头的逾期事项"))
+    shared = assign(
+        cast, make_item(cast.round, title="本局配合的逾期事项"), lead=cast.health, co=[cast.edu]
+    )
+    other = assign(cast, make_item(cast.round, title="别人的逾期事项"), lead=cast.health)
+    soon = assign(
+        cast,
+        make_item(cast.round, title="本局配合的临期事项"),
+        lead=cast.health,
+        co=[cast.edu],
+        deadline=3,
+    )
+    Item.objects.filter(pk=led.pk).update(deadline=in_days(-2))
+    Item.objects.filter(pk__in=[shared.pk, other.pk]).update(deadline=in_days(-9))
+    client.force_login(cast.bob)
+    response = client.get(reverse("ledger:home"))
+    assert [i.title for i in response.context["overdue"]] == [
+        "本局配合的逾期事项",
+        "本局牵头的逾期事项",
+    ]
+    assert [i.title for i in response.context["due_soon"]] == [soon.title]

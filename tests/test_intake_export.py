@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import io
 import re
 import zipfile
@@ -10,8 +11,10 @@ import zipfile
 import openpyxl
 import pytest
 from django.utils.translation import override
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment
 
-from ledger.intake.export import write_items
+from ledger.intake.export import FORMULA_STARTS, _Writer, write_items
 from ledger.models import Item
 
 from .factory import make_item, make_round
@@ -112,4 +115,66 @@ def test_it_reads_the_co_departments_per_chunk_not_per_row(cast, django_assert_m
         )
     with django_assert_max_num_queries(3):
         data = export(Item.objects.filter(round=round))
-    assert len(re.findall(r"市交通运输局", sheet_xml(data))) == 30
+    # lxml writes CJK text as character references: read the text, not the bytes.
+    assert len(re.findall(r"市交通运输局", html.unescape(sheet_xml(data)))) == 30
+
+
+class _OpenpyxlOwnRows(_Writer):
+    """The reference for the test below: each row as a list of values, with a new styled
+    WriteOnlyCell where a value needs a style, converted by openpyxl's own
+    ``_values_to_row`` (which ``_Writer`` replaces on its sheets)."""
+
+    def _new_sheet(self) -> None:
+        super()._new_sheet()
+        del self.sheet._values_to_row
+
+    def append(self, values: list) -> None:
+        if self.sheet is None or self.rows_in_sheet >= self.max_rows:
+            self._new_sheet()
+        row = []
+        for value, style in zip(values, self.styles, strict=True):
+            risky = isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            if value is None or (style is None and not risky):
+                row.append(value)
+                continue
+            cell = WriteOnlyCell(self.sheet, value)
+            if risky:
+                cell.data_type, cell.quotePrefix = "s", True
+                cell.alignment = style[0] if style else Alignment(vertical="top")
+            else:
+                cell.alignment = style[0]
+                if style[1]:
+                    cell.number_format = style[1]
+            row.append(cell)
+        self.sheet.append(row)
+        self.rows_in_sheet += 1
+
+
+def test_rows_are_written_exactly_as_openpyxl_writes_them_from_values():
+    """_Writer passes its reused, bound cells to openpyxl's row writer as they are; the
+    workbook must be the one openpyxl writes from plain values and styled cells."""
+    rows = [
+        ["=a", "+1", "-2", "@x", "\tq", "\r", "=c", None, datetime.date(2020, 1, 2), "=m"],
+        ["r", None, "类", "问题\n第二行", "副市长 甲", "市教育局", "市交通运输局、市卫生健康委"],
+        ["r", "n", None, None, None, None, None, None, None, None],
+    ]
+    ends = [
+        ["=g", "=s", 0.5],
+        ["张三", "长期坚持", "措施", "目标", "已交办", 1.0],
+        [None, "待交办", 0.0],
+    ]
+    rows = [start + end for start, end in zip(rows, ends, strict=True)] * 3
+
+    def parts(writer_class) -> dict[str, bytes]:
+        workbook = openpyxl.Workbook(write_only=True)
+        writer = writer_class(workbook, "=标题", max_rows=5)
+        for row in rows:
+            writer.append(row)
+        out = io.BytesIO()
+        workbook.save(out)
+        with zipfile.ZipFile(out) as z:
+            return {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/")}
+
+    fast, reference = parts(_Writer), parts(_OpenpyxlOwnRows)
+    assert "xl/worksheets/sheet3.xml" in fast  # 9 rows, 3 to a sheet
+    assert fast == reference

@@ -47,6 +47,10 @@ class ItemFilter(django_filters.FilterSet):
         model = Item
         fields: list[str] = []
 
+    # The ids a keyword narrowed the list to, when they were few enough to list; None
+    # otherwise (no keyword, or one too common).
+    keyword_ids: set[int] | None = None
+
     def filter_nothing(self, queryset, name, value):
         return queryset
 
@@ -88,6 +92,9 @@ class ItemFilter(django_filters.FilterSet):
             ids = {pk for (pk,) in arms[: KEYWORD_IDS + 1]}
             if not ids:
                 return queryset.none()
+            # The page's counts read these ids once (``keyword_ids``) rather than repeating
+            # the list in every count arm; a later word narrows them further.
+            self.keyword_ids = ids if len(ids) <= KEYWORD_IDS else None
             if len(ids) <= KEYWORD_IDS:
                 # Ids alone, so that every query of the page reaches its rows by primary key.
                 # They were found within ``queryset`` (the user's reach and the other

@@ -115,7 +115,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
     )
     # The tabs count each state within the other filters, so they stay useful once one
     # state is chosen.
-    counts = state_counts(request.user, ledger.every_state, narrowed=ledger.narrowed)
+    counts = ledger.counts(request.user)
     itemfilter = ledger.filter
     return render(
         request,

@@ -294,3 +294,16 @@ def test_an_officials_home_merges_led_and_shared_items_by_deadline(client, cast)
         "本局牵头的逾期事项",
     ]
     assert [i.title for i in response.context["due_soon"]] == [soon.title]
+
+
+@pytest.mark.parametrize("who", ["alice", "bob"])
+def test_counts_within_a_keyword_match_the_counts_through_the_items(cast, ledger, who):
+    from ledger.selectors import ledger_items, state_counts
+
+    user = getattr(cast, who)
+    Item.objects.filter(pk=ledger["a"].pk).update(deadline=in_days(-4))
+    result = ledger_items(user=user, params={"q": "学校 交通"})
+    assert result.ids is not None
+    assert result.counts(user) == state_counts(user, result.every_state, narrowed=True)
+    everyone = ledger_items(user=user, params={"q": "问题"})
+    assert everyone.counts(user) == state_counts(user, everyone.every_state, narrowed=True)

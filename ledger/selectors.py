@@ -79,58 +79,51 @@ class Ledger:
         """Items per state and overdue for the state tabs: what ``every_state`` holds."""
         if self.ids is not None:
             return counts_of_ids(self.ids)
-        return state_counts(user, self.every_state, narrowed=self.narrowed)
+        return state_counts(user, self.every_state if self.narrowed else None)
 
 
 def state_counts(
-    user: User, queryset: QuerySet[Item], cap: int | None = None, *, narrowed: bool = True
+    user: User, within: QuerySet[Item] | None = None, cap: int | None = None
 ) -> dict[str, int]:
-    """Items per state and overdue within ``queryset`` (a part of what ``user`` sees).
+    """Items per state and overdue among what ``user`` sees, or ``within`` a part of it.
 
     An official's reach is "led by my department OR shared with it", which no index serves
     as one condition; counted as two disjoint parts, each part reads its own index and stays
-    bounded by the cap. ``narrowed=False`` says ``queryset`` is all the user sees: the
-    shared part is then counted on the co-department rows alone, whose copy of the item's
-    state and deadline is indexed by (department, state, deadline), without visiting a
-    single item; and the query, the same for everyone of one reach on one day, is built
-    once and kept (building its twelve arms cost more than running them).
+    bounded by the cap. Over all the user sees (``within`` None) the shared part is counted
+    on the co-department rows alone, whose copy of the item's state and deadline is indexed
+    by (department, state, deadline), without visiting a single item; and the query, the
+    same for everyone of one reach on one day, is built once and kept (building its twelve
+    arms cost more than running them).
     """
     cap = COUNT_CAP if cap is None else cap
     today = timezone.localdate()
-    if narrowed:
-        return _run_counts(_counts_sql(_count_parts(user, queryset, narrowed), user, cap, today))
-    reach = (
-        user.is_active,
-        user.role,
-        user.is_superuser,
-        user.department_id,
-        user.leader_id,
-    )
+    if within is not None:
+        return _run_counts(_counts_sql(_count_parts(user, within), user, cap, today))
+    reach = (user.is_active, user.role, user.is_superuser, user.department_id, user.leader_id)
     key = (reach, cap, today)
-    built = _UNNARROWED_SQL.get(key)
+    built = _EVERYTHING_SQL.get(key)
     if built is None:
-        parts = _count_parts(user, Item.objects.visible_to(user), narrowed)
-        built = _UNNARROWED_SQL[key] = _counts_sql(parts, user, cap, today)
-        while len(_UNNARROWED_SQL) > 512:
-            _UNNARROWED_SQL.pop(next(iter(_UNNARROWED_SQL)))
+        built = _EVERYTHING_SQL[key] = _counts_sql(_count_parts(user), user, cap, today)
+        while len(_EVERYTHING_SQL) > 512:
+            _EVERYTHING_SQL.pop(next(iter(_EVERYTHING_SQL)))
     return _run_counts(built)
 
 
-# (reach, cap, day) → the counts' SQL and parameters; a few hundred entries at most.
-_UNNARROWED_SQL: dict[tuple, tuple[str, list] | None] = {}
+# (reach, cap, day) → the SQL and parameters of everything's counts; a few hundred at most.
+_EVERYTHING_SQL: dict[tuple, tuple[str, list] | None] = {}
 
 
-def _count_parts(user: User, queryset: QuerySet[Item], narrowed: bool) -> list[QuerySet]:
+def _count_parts(user: User, within: QuerySet[Item] | None = None) -> list[QuerySet]:
+    """The disjoint parts to count: ``within`` (or all the user sees) as one part, split
+    into led and shared for an official."""
     if not user.is_official:
-        return [queryset]
+        return [Item.objects.visible_to(user) if within is None else within]
     department = user.department_id
-    if narrowed:
+    if within is not None:
         shares = CoDepartment.objects.filter(department_id=department)
         return [
-            queryset.filter(lead_department_id=department),
-            queryset.filter(pk__in=shares.values("item_id")).exclude(
-                lead_department_id=department
-            ),
+            within.filter(lead_department_id=department),
+            within.filter(pk__in=shares.values("item_id")).exclude(lead_department_id=department),
         ]
     # All the official sees: the led part needs no "… or shared with me" condition.
     return [

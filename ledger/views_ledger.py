@@ -138,8 +138,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    items = Item.objects.visible_to(user)
-    counts = state_counts(user, items, narrowed=False)
+    counts = state_counts(user)
     today = timezone.localdate()
     columns = ("round", "lead_department")
     context = {
@@ -165,6 +164,8 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         if user.is_leader:
             context["recent"] = list(
-                items.select_related(*columns).order_by("-updated_at", "-id")[:10]
+                Item.objects.visible_to(user)
+                .select_related(*columns)
+                .order_by("-updated_at", "-id")[:10]
             )
     return render(request, "ledger/home.html", context)

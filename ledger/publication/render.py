@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from typing import TYPE_CHECKING
 
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -19,7 +20,9 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 
 from . import markup
-from .fetcher import STATIC_BASE, StaticOnlyFetcher
+
+if TYPE_CHECKING:
+    from .fetcher import StaticOnlyFetcher
 
 PUBLIC_LANGUAGE = "zh-hans"
 # Where the public page shows a "replaced by" banner: filled in per request by the view.
@@ -69,7 +72,11 @@ def pdf_html(snapshot: dict) -> str:
 
 
 def pdf_bytes(snapshot: dict, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+    # WeasyPrint is imported here, in the worker that renders, not when the web process
+    # loads its URLs: importing it takes most of a second and memory a page never uses.
     from weasyprint import HTML
+
+    from .fetcher import STATIC_BASE, StaticOnlyFetcher
 
     fetcher = fetcher or StaticOnlyFetcher()
     # presentational_hints stays off (the default): HTML attributes never style the PDF.

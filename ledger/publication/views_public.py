@@ -33,12 +33,17 @@ PAGE_SIZE = 20
 PAGE_CACHE_SECONDS = 30
 
 
+def _cacheable(response: HttpResponse, etag: str, max_age: int, **extra) -> HttpResponse:
+    """What a proxy or CDN needs to keep a published page or file: its ETag and a public
+    Cache-Control."""
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=max_age, **extra)
+    return response
+
+
 def _conditional(request: HttpRequest, etag: str, max_age: int) -> HttpResponse | None:
     response = get_conditional_response(request, etag=etag)
-    if response is not None:
-        response["ETag"] = etag
-        patch_cache_control(response, public=True, max_age=max_age)
-    return response
+    return None if response is None else _cacheable(response, etag, max_age)
 
 
 def _page_sql() -> str:
@@ -100,10 +105,7 @@ def notice_page(request: HttpRequest, pk: int) -> HttpResponse:
             _("Read the current version"),
         )
         html = html.replace(REPLACED_MARKER, banner, 1)
-    response = HttpResponse(html)
-    response["ETag"] = etag
-    patch_cache_control(response, public=True, max_age=PAGE_MAX_AGE)
-    return response
+    return _cacheable(HttpResponse(html), etag, PAGE_MAX_AGE)
 
 
 @require_safe
@@ -119,10 +121,7 @@ def annex_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     not_modified = _conditional(request, etag, PAGE_MAX_AGE)
     if not_modified is not None:
         return not_modified
-    response = HttpResponse(row["html"])
-    response["ETag"] = etag
-    patch_cache_control(response, public=True, max_age=PAGE_MAX_AGE)
-    return response
+    return _cacheable(HttpResponse(row["html"]), etag, PAGE_MAX_AGE)
 
 
 def _filename(title: str, version: int, suffix: str) -> str:
@@ -155,10 +154,8 @@ def _file(request: HttpRequest, pk: int, kind: str, content_type: str) -> HttpRe
         filename=_filename(row["notice__title"], row["notice__version"], kind),
         content_type=content_type,
     )
-    response["ETag"] = etag
     response["X-Content-Type-Options"] = "nosniff"
-    patch_cache_control(response, public=True, max_age=FILE_MAX_AGE, immutable=True)
-    return response
+    return _cacheable(response, etag, FILE_MAX_AGE, immutable=True)
 
 
 @require_safe

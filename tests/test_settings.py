@@ -76,3 +76,9 @@ def test_sqlite_is_the_default():
     code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
     result = manage("shell", "-c", code, **PRODUCTION)
     assert result.stdout.strip() == "django.db.backends.sqlite3", result.stderr
+
+
+def test_a_command_that_only_reads_the_code_needs_no_secret_key():
+    result = manage("makemigrations", "--check", "--dry-run", DEBUG="false")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout

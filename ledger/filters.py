@@ -82,9 +82,9 @@ class ItemFilter(django_filters.FilterSet):
             # combining the title's trigram index with the other filters' indexes (33 ms
             # a lookup at 100k items instead of 5).
             by_title = queryset.filter(title__icontains=word).values_list("pk")
-            by_number = queryset.filter(
-                number__in={word, word.upper(), word.lower()}
-            ).values_list("pk")
+            by_number = queryset.filter(number__in={word, word.upper(), word.lower()}).values_list(
+                "pk"
+            )
             by_suggestion = Suggestion.objects.filter(
                 text__icontains=word, item__in=queryset.values("pk")
             ).values_list("item_id")

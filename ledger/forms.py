@@ -69,9 +69,7 @@ class Responsibility(forms.Form):
         label=_("Responsible person"), max_length=100, required=False
     )
     deadline = forms.DateField(label=_("Deadline"), widget=DateInput(), required=False)
-    long_term = forms.BooleanField(
-        label=_("Long-term (长期坚持), no deadline"), required=False
-    )
+    long_term = forms.BooleanField(label=_("Long-term (长期坚持), no deadline"), required=False)
 
     def clean_deadline(self):
         # The workflow refuses it too; saying it here puts the message by the field before

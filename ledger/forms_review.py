@@ -62,7 +62,12 @@ class BulkAssignForm(Responsibility):
     selection = SelectionField()
 
     field_order = [
-        "selection", "leader", "lead_department", "co_departments", "deadline", "long_term"
+        "selection",
+        "leader",
+        "lead_department",
+        "co_departments",
+        "deadline",
+        "long_term",
     ]
 
     def __init__(self, *args, **kwargs):

@@ -420,9 +420,7 @@ class CoDepartment(models.Model):
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="shares")
     # A default in the database too: rows inserted by raw SQL (a bulk load) name only the
     # item and the department, and the trigger fills in the rest.
-    state = models.CharField(
-        max_length=20, choices=Item.State.choices, db_default=Item.State.DRAFT
-    )
+    state = models.CharField(max_length=20, choices=Item.State.choices, db_default=Item.State.DRAFT)
     deadline = models.DateField(null=True, blank=True)
     lead_department = models.ForeignKey(
         Department,

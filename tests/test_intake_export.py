@@ -178,3 +178,18 @@ def test_rows_are_written_exactly_as_openpyxl_writes_them_from_values():
     fast, reference = parts(_Writer), parts(_OpenpyxlOwnRows)
     assert "xl/worksheets/sheet3.xml" in fast  # 9 rows, 3 to a sheet
     assert fast == reference
+
+
+def test_text_with_control_characters_or_over_a_cells_length_still_exports(cast):
+    """Text pasted from other systems may carry control characters XML forbids; openpyxl
+    refuses such a cell (and with it the whole file). They are dropped, and text longer
+    than a cell holds is cut at 32,767 characters, as openpyxl cuts it."""
+    round = cast.round
+    make_item(round, number="c-1", title="路灯\x01不亮\x0b请\x1f维修", measures="措施" * 20_000)
+    make_item(round, number="c-2", title='=HYPERLINK(\x07"x")')
+    ws = openpyxl.load_workbook(io.BytesIO(export(Item.objects.filter(round=round)))).worksheets[0]
+    rows = {ws.cell(r, 2).value: r for r in range(3, ws.max_row + 1)}
+    assert ws.cell(rows["c-1"], 4).value == "路灯不亮请维修"
+    assert len(ws.cell(rows["c-1"], 10).value) == 32_767
+    risky = ws.cell(rows["c-2"], 4)
+    assert risky.value == '=HYPERLINK("x")' and risky.data_type == "s" and risky.quotePrefix

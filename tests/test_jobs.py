@@ -68,8 +68,9 @@ def test_an_unexpected_failure_hides_its_details(client, cast):
 
 
 def test_a_running_job_shows_its_bar_and_refreshes(client, cast):
-    job = Job.objects.create(kind="export", title="导出", created_by=cast.bob, state="running",
-                             done=25, total=100)
+    job = Job.objects.create(
+        kind="export", title="导出", created_by=cast.bob, state="running", done=25, total=100
+    )
     client.force_login(cast.bob)
     page = client.get(job.get_absolute_url()).content.decode()
     assert 'http-equiv="refresh"' in page and 'value="25"' in page and "25 / 100" in page

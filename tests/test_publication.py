@@ -222,6 +222,17 @@ def test_a_formula_like_suggestion_stays_text_in_the_excel_annex(client, cast, l
     assert cell.value.startswith("=HYPERLINK")
 
 
+def test_control_characters_in_a_suggestion_do_not_stop_the_excel_annex(client, cast, ledger):
+    """A suggestion pasted from another system with a control character XML forbids:
+    the notice still publishes, and the annex holds the text without it."""
+    make_suggestion(cast.round, item=ledger["done"], text="路灯\x01不亮\x0b请维修")
+    notice = publish(client, compose(client, cast))
+    assert notice.state == "published"
+    _page, _pdf, xlsx = files_of(client, notice)
+    values = [v for row in xlsx_rows(xlsx) for v in row if isinstance(v, str)]
+    assert any("路灯不亮请维修" in v for v in values)
+
+
 def test_editing_the_ledger_after_publishing_changes_nothing_published(client, cast, ledger):
     notice = publish(client, compose(client, cast))
     before = files_of(client, notice)

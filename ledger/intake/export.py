@@ -15,6 +15,7 @@ the cell shows the text as written and stays text when edited.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -34,6 +35,10 @@ from ledger import jobs
 from ledger.models import Item, User
 
 SHEET_MAX_ROWS = 1_048_576  # rows in one .xlsx sheet, title and header included
+CELL_MAX_CHARS = 32_767  # what one cell holds
+# Control characters XML 1.0 forbids (a tab, a line feed and a carriage return are allowed):
+# text pasted from other systems sometimes carries them, and one would break the file.
+ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CHUNK = 2_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -98,6 +103,26 @@ def is_formula_like(text: str) -> bool:
     return text.startswith(FORMULA_STARTS)
 
 
+def cell_text(text: str) -> str:
+    """``text`` as a cell can hold it: without the control characters XML forbids (where
+    openpyxl would refuse the whole file) and cut at 32,767 characters, as openpyxl cuts."""
+    if ILLEGAL_CHARACTERS.search(text):
+        text = ILLEGAL_CHARACTERS.sub("", text)
+    return text[:CELL_MAX_CHARS]
+
+
+class _ColumnCell(Cell):
+    """A reused cell whose style never changes once set: its style id and whether it has
+    a style are read once (``fix_style``), not looked up in the workbook's style list for
+    every cell written, which openpyxl's properties of the same names do."""
+
+    __slots__ = ("has_style", "style_id")
+
+    def fix_style(self) -> None:
+        self.has_style = Cell.has_style.fget(self)
+        self.style_id = Cell.style_id.fget(self) if self.has_style else 0
+
+
 def _cells_as_given(cells: list[Cell], row_idx: int) -> list[Cell]:
     """What a sheet of ``_Writer`` uses in place of openpyxl's ``_values_to_row``: the row
     is already a list of bound cells (see ``_Writer.append``), so only their row number is
@@ -119,7 +144,11 @@ class _Writer:
     quote-prefixed, takes formula-like text. Rows are appended as lists of those cells,
     which the sheet passes to openpyxl's own row writer as they are (``_cells_as_given``):
     what is written is what openpyxl writes for the same styled cells, without its
-    per-value conversion."""
+    per-value conversion.
+
+    Text and numbers, nearly every value, are bound here: text is made safe for a cell by
+    ``cell_text`` and typed "s", numbers typed "n", as openpyxl types them. Anything else
+    (a date) is bound by openpyxl's own ``Cell.value``."""
 
     def __init__(self, workbook: Workbook, title: str, max_rows: int):
         self.workbook = workbook
@@ -153,14 +182,16 @@ class _Writer:
         """The reused cells of ``sheet``: one per column, and one quote-prefixed."""
         self.cells, self.risky = [], []
         for column, style in enumerate(self.styles, 1):
-            cell = Cell(sheet, row=1, column=column)
-            risky = Cell(sheet, row=1, column=column)
+            cell = _ColumnCell(sheet, row=1, column=column)
+            risky = _ColumnCell(sheet, row=1, column=column)
             risky.alignment = style[0] if style else Alignment(vertical="top")
             risky.quotePrefix = True
             if style:
                 cell.alignment = style[0]
                 if style[1]:
                     cell.number_format = style[1]
+            cell.fix_style()
+            risky.fix_style()
             self.cells.append(cell)
             self.risky.append(risky)
 
@@ -203,13 +234,17 @@ class _Writer:
         for value, cell, risky in zip(values, self.cells, self.risky, strict=True):
             if value is None:
                 continue
-            if value.__class__ is str and value.startswith(FORMULA_STARTS):
-                risky.value = value
-                risky.data_type = "s"  # openpyxl made "=…" a formula: make it text again
-                row.append(risky)
+            kind = value.__class__
+            if kind is str:
+                value = cell_text(value)
+                if value.startswith(FORMULA_STARTS):
+                    cell = risky  # quote-prefixed; typed "s", never "f"
+                cell._value, cell.data_type = value, "s"
+            elif kind is int or kind is float:
+                cell._value, cell.data_type = value, "n"
             else:
                 cell.value = value  # openpyxl's own typing and check of the value
-                row.append(cell)
+            row.append(cell)
         self.sheet.append(row)
         self.rows_in_sheet += 1
 

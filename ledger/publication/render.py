@@ -19,6 +19,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 
+from ledger.intake.export import cell_text
+
 from . import markup
 
 if TYPE_CHECKING:
@@ -88,6 +90,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(ws, value, *, bold=False, wrap=True) -> WriteOnlyCell:
+    if isinstance(value, str):
+        value = cell_text(value)  # no control character XML forbids: the file stays whole
     cell = WriteOnlyCell(ws, value=value)
     if isinstance(value, str):
         # Text is text: a cell starting with = + - @ is stored as a string, never a

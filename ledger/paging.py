@@ -11,6 +11,8 @@ import datetime
 import json
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import F, Q, QuerySet
 
 
@@ -92,21 +94,33 @@ def page(
     after: str = "",
     before: str = "",
     last: bool = False,
+    parts: list[QuerySet] | None = None,
 ) -> Page:
     """One page of ``queryset`` in ``sort`` order, one query of ``size + 1`` rows.
 
     ``after``/``before`` are cursors from a previous page; ``last`` asks for the final page
     (read backwards from the end, then turned round).
+
+    ``parts``: disjoint querysets whose rows together are ``queryset``'s, when each part
+    has an index in the sort order and their union has none (an official's items: led by
+    the department, or shared with it). Then the first ``size + 1`` of each part are read
+    in the sort order and merged by the database in one query, and the page's rows are
+    read by their ids in a second: no query sorts every match of the union.
     """
     position, backwards = None, last
     if after:
         position = decode(after, kinds)
     elif before:
         position, backwards = decode(before, kinds), True
-    qs = queryset
-    if position is not None:
-        qs = qs.filter(sort.after(position, reverse=backwards))
-    rows = list(qs.order_by(*sort.order_by(reverse=backwards))[: size + 1])
+    if parts:
+        ids = _first_ids(parts, sort, position, backwards, size + 1)
+        found = {row.pk: row for row in queryset.filter(pk__in=ids)}
+        rows = [found[pk] for pk in ids if pk in found]
+    else:
+        qs = queryset
+        if position is not None:
+            qs = qs.filter(sort.after(position, reverse=backwards))
+        rows = list(qs.order_by(*sort.order_by(reverse=backwards))[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -131,3 +145,31 @@ def _value(row, field: str):
     for part in field.split("__"):
         value = getattr(value, part)
     return value
+
+
+def _first_ids(
+    parts: list[QuerySet], sort: Sort, position: list | None, backwards: bool, n: int
+) -> list[int]:
+    """The ids of the first ``n`` rows of the union of ``parts`` in ``sort`` order (after
+    ``position``): each part limited to ``n`` in its own order, then the union ordered by
+    the same columns, so the database's collation orders both."""
+    order = sort.order_by(reverse=backwards)
+    sqls, params = [], []
+    for part in parts:
+        if position is not None:
+            part = part.filter(sort.after(position, reverse=backwards))
+        arm = part.order_by(*order).values_list("pk", *sort.fields)[:n]
+        try:
+            sql, arm_params = arm.query.sql_with_params()
+        except EmptyResultSet:  # a part that can match nothing
+            continue
+        sqls.append(f"SELECT * FROM ({sql}) part_{len(sqls)}")
+        params += arm_params
+    if not sqls:
+        return []
+    direction = "DESC" if sort.descending != backwards else "ASC"
+    # By position: the columns after the id are the sort fields, in order.
+    columns = ", ".join(f"{i} {direction}" for i in range(2, len(sort.fields) + 2))
+    with connections[parts[0].db].cursor() as cursor:
+        cursor.execute(f"{' UNION ALL '.join(sqls)} ORDER BY {columns} LIMIT {int(n)}", params)
+        return [row[0] for row in cursor.fetchall()]

@@ -49,11 +49,17 @@ def ledger_items(*, user: User, params: Mapping) -> Ledger:
     showed, and nobody's export reaches past what they may see.
     """
     itemfilter = ItemFilter(params or None, queryset=Item.objects.visible_to(user))
-    every_state = itemfilter.qs.annotate(
-        deadline_key=Coalesce("deadline", Value(FAR_FUTURE), output_field=DateField())
-    )
+    filtered = itemfilter.qs  # validates the form first
     state = itemfilter.form.cleaned_data.get("state") if itemfilter.is_bound else None
-    items = every_state.filter(state=state) if state else every_state
+
+    def finish(queryset: QuerySet[Item], *, every_state: bool = False) -> QuerySet[Item]:
+        queryset = queryset.annotate(
+            deadline_key=Coalesce("deadline", Value(FAR_FUTURE), output_field=DateField())
+        )
+        return queryset.filter(state=state) if state and not every_state else queryset
+
+    every_state = finish(filtered, every_state=True)
+    items = finish(filtered)
     narrowed = itemfilter.is_bound and (
         not itemfilter.form.is_valid()
         or any(
@@ -62,7 +68,21 @@ def ledger_items(*, user: User, params: Mapping) -> Ledger:
             if name != "state"
         )
     )
-    return Ledger(itemfilter, items, every_state, narrowed, itemfilter.keyword_ids)
+    parts = None
+    keyword = itemfilter.is_bound and itemfilter.form.cleaned_data.get("q")
+    if user.is_official and not keyword:
+        # Led by the department, and shared with it: together what the official sees
+        # (``visible_to``), each with an index in the list's order. The same filters are
+        # applied to each (no keyword: its lookups would run twice).
+        department = user.department_id
+        shares = CoDepartment.objects.filter(department_id=department).values("item_id")
+        handed_over = Item.objects.exclude(state=Item.State.DRAFT)
+        led = handed_over.filter(lead_department_id=department)
+        shared = handed_over.filter(pk__in=shares).exclude(lead_department_id=department)
+        if itemfilter.is_bound:
+            led, shared = itemfilter.filter_queryset(led), itemfilter.filter_queryset(shared)
+        parts = [finish(led), finish(shared)]
+    return Ledger(itemfilter, items, every_state, narrowed, itemfilter.keyword_ids, parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +94,11 @@ class Ledger:
     # A keyword narrowed every state to these ids (each already within the user's reach and
     # the other filters): the counts are then read from them in one short query.
     ids: set[int] | None = None
+    # ``items`` as disjoint parts that each have an index in the list's orders, for paging
+    # (``paging.page``): an official's items led by the department, and those shared with
+    # it. One condition "led or shared" has no such index, so a page of it would sort every
+    # item the department sees. None: ``items`` pages as it is.
+    parts: list[QuerySet[Item]] | None = None
 
     def counts(self, user: User) -> dict[str, int]:
         """Items per state and overdue for the state tabs: what ``every_state`` holds."""

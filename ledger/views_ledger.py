@@ -112,6 +112,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
         last=request.GET.get("last") == "1",
+        parts=ledger.parts,
     )
     # The tabs count each state within the other filters, so they stay useful once one
     # state is chosen.

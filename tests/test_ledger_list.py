@@ -131,6 +131,51 @@ def test_keyset_paging_walks_every_row_once_forward_and_back(client, cast):
     assert back.has_next
 
 
+@pytest.mark.parametrize("sort", ["number", "-number", "deadline", "-deadline", "-percent"])
+def test_an_officials_pages_merge_led_and_shared_items_in_order(client, cast, sort):
+    """An official's list is read as two parts (led, shared) merged page by page: walking
+    it forward and back gives every item they see once, in the order of the whole list."""
+    for n in range(47):
+        item = make_item(cast.round, number=f"2019-{n:04d}", title=f"问题{n:02d}")
+        lead = [cast.edu, cast.traffic, cast.health][n % 3]
+        co = [cast.edu] if n % 3 == 1 else [cast.traffic] if n % 3 == 0 else []
+        long_term = n % 7 == 0  # no deadline: after every dated item
+        workflow.assign(
+            item,
+            by=cast.alice,
+            leader=cast.leader,
+            lead_department=lead,
+            co_departments=co,
+            deadline=None if long_term else in_days(40 - n % 11),
+            long_term=long_term,
+        )
+    Item.objects.filter(number__endswith="5").update(percent=50)
+    expected = [i.number for i in get(client, cast.alice, sort=sort, size=200).context["page"].rows]
+    sees = set(Item.objects.visible_to(cast.bob).values_list("number", flat=True))
+    expected = [n for n in expected if n in sees]
+    assert len(expected) == 32  # 16 led, 16 shared
+
+    seen, params = [], {"size": 20, "sort": sort}
+    while True:
+        page = get(client, cast.bob, **params).context["page"]
+        seen += [i.number for i in page.rows]
+        if not page.has_next:
+            break
+        params = {"size": 20, "sort": sort, "after": page.last_cursor}
+    assert seen == expected
+    last = get(client, cast.bob, size=20, sort=sort, last="1").context["page"]
+    assert [i.number for i in last.rows] == expected[-20:]
+    back = get(client, cast.bob, size=20, sort=sort, before=last.first_cursor).context["page"]
+    assert [i.number for i in back.rows] == expected[:12]
+    assert not back.has_previous and back.has_next
+    # The list's filters hold in both parts: shared items led by 交通局, one state.
+    narrowed = get(client, cast.bob, sort=sort, lead=cast.traffic.pk, state="assigned")
+    led_by_traffic = Item.objects.visible_to(cast.bob).filter(lead_department=cast.traffic)
+    assert [i.number for i in narrowed.context["page"].rows] == [
+        n for n in expected if n in set(led_by_traffic.values_list("number", flat=True))
+    ]
+
+
 def test_a_forged_cursor_gives_the_first_page(client, cast, ledger):
     page = get(client, cast.alice, after="not-a-cursor!!")
     assert page.status_code == 200

@@ -99,10 +99,6 @@ def long_term_text() -> str:
     return pgettext("ledger column", "Long-term")
 
 
-def is_formula_like(text: str) -> bool:
-    return text.startswith(FORMULA_STARTS)
-
-
 def cell_text(text: str) -> str:
     """``text`` as a cell can hold it: without the control characters XML forbids (where
     openpyxl would refuse the whole file) and cut at 32,767 characters, as openpyxl cuts."""

@@ -19,7 +19,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 
-from ledger.intake.export import cell_text
+from ledger.intake.export import FORMULA_STARTS, cell_text
 
 from . import markup
 
@@ -86,7 +86,6 @@ def pdf_bytes(snapshot: dict, fetcher: StaticOnlyFetcher | None = None) -> bytes
 
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(ws, value, *, bold=False, wrap=True) -> WriteOnlyCell:
@@ -97,7 +96,7 @@ def _cell(ws, value, *, bold=False, wrap=True) -> WriteOnlyCell:
         # Text is text: a cell starting with = + - @ is stored as a string, never a
         # formula (openpyxl would otherwise take "=…" as one).
         cell.data_type = "s"
-        if value.startswith(FORMULA_START):
+        if value.startswith(FORMULA_STARTS):
             cell.quotePrefix = True
     if bold:
         cell.font = Font(bold=True)

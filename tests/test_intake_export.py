@@ -193,3 +193,10 @@ def test_text_with_control_characters_or_over_a_cells_length_still_exports(cast)
     assert len(ws.cell(rows["c-1"], 10).value) == 32_767
     risky = ws.cell(rows["c-2"], 4)
     assert risky.value == '=HYPERLINK("x")' and risky.data_type == "s" and risky.quotePrefix
+
+
+def test_a_title_with_a_control_character_still_exports(cast):
+    make_item(cast.round, number="t-1", title="路灯不亮")
+    data = export(Item.objects.filter(round=cast.round), title="2019年度\x01问题台账")
+    ws = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+    assert ws["A1"].value == "2019年度问题台账" and ws.cell(3, 2).value == "t-1"

@@ -148,7 +148,7 @@ class _Writer:
 
     def __init__(self, workbook: Workbook, title: str, max_rows: int):
         self.workbook = workbook
-        self.title = title
+        self.title = cell_text(title)  # a round's name may carry what a cell cannot hold
         self.max_rows = max_rows
         self.sheet = None
         self.rows_in_sheet = 0

@@ -535,6 +535,7 @@ def seed(args: argparse.Namespace, rng: random.Random, scratch: Path) -> tuple[B
     from django.db import connection, transaction
     from django.db.models import Count
 
+    from ledger import triggers
     from ledger.models import Item
 
     say(f"seeding {args.items:,} items…")
@@ -546,7 +547,14 @@ def seed(args: argparse.Namespace, rng: random.Random, scratch: Path) -> tuple[B
         # measurements run on a new one configured by the settings alone.
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size = -262144")
-    with transaction.atomic(), indexes_rebuilt_after(BULK_TABLES):
+    # The search text's triggers would look up each item's suggestions once per item and
+    # once per suggestion (without the indexes, a scan each): the seeder writes the text
+    # itself, and check_search_text() then compares a sample with what the triggers write.
+    with (
+        transaction.atomic(),
+        indexes_rebuilt_after(BULK_TABLES),
+        triggers.suspended(connection, "search"),
+    ):
         seeder = Seeder(rng)
         for chunk_start in range(0, args.items, CHUNK):
             seeder.add_items(chunk_start, min(chunk_start + CHUNK, args.items), args.items)
@@ -563,6 +571,7 @@ def seed(args: argparse.Namespace, rng: random.Random, scratch: Path) -> tuple[B
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
     seconds = time.perf_counter() - started
+    check_search_text()
     connection.close()
 
     busiest_pk = (
@@ -619,6 +628,33 @@ def seed(args: argparse.Namespace, rng: random.Random, scratch: Path) -> tuple[B
         ),
     ]
     return bench, figures
+
+
+def check_search_text(sample: int = 500) -> None:
+    """Fail unless a sample of the seeded items holds the search text their trigger would
+    write (the same lines, in any order)."""
+    from django.db import connection
+
+    from ledger import triggers
+    from ledger.models import Item
+
+    ids = list(Item.objects.order_by().values_list("pk", flat=True))
+    # Its own generator: the bench's draws after seeding stay as they were.
+    picked = random.Random(0).sample(ids, min(sample, len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.id, i.search, {triggers.search_text(connection.vendor, 'i')} "
+            f"FROM ledger_item i WHERE i.id IN ({', '.join(['%s'] * len(picked))})",
+            picked,
+        )
+        rows = cursor.fetchall()
+    wrong = [
+        pk
+        for pk, seeded, written in rows
+        if sorted(seeded.split("\n")) != sorted(written.split("\n"))
+    ]
+    if wrong:
+        raise BenchFailure(f"seeded search text differs from the trigger's for items {wrong[:5]}")
 
 
 # The tables the seeding fills with N-proportional rows.
@@ -980,6 +1016,7 @@ class Seeder:
         draw = rng.random()
         count = 0 if draw < SUGGESTIONS_NONE else 2 if draw > 1 - SUGGESTIONS_TWO else 1
         rows = []
+        texts = []
         for _ in range(count):
             round_id = item["round_id"]
             self.suggestion_seqs[round_id] += 1
@@ -988,6 +1025,7 @@ class Seeder:
                 text = f"{region}群众反映：{item['title']}，希望有关部门尽快解决。"
             else:
                 text = f"{rng.choice(CITIZEN_WORDS[item['_category']])}，希望有关部门管一管。"
+            texts.append(text)
             received = item["created_at"] - datetime.timedelta(days=rng.randint(5, 60))
             rows.append(
                 self.suggestion_rows.row(
@@ -1003,6 +1041,9 @@ class Seeder:
                     }
                 )
             )
+        # The item's search text, as its trigger writes it (suspended while seeding: see
+        # seed()): number, problem, each distinct suggestion text in the order received.
+        item["search"] = "\n".join([item["number"], item["title"], *dict.fromkeys(texts)])
         return rows
 
 

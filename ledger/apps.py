@@ -1,25 +1,47 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def ensure_share_triggers(sender, using, **kwargs) -> None:
-    """Create the co-department triggers again if a migration dropped them (SQLite drops a
-    table's triggers when it rebuilds the table)."""
+def drop_sqlite_triggers(sender, using, **kwargs) -> None:
+    """On SQLite, drop the triggers before migrations run: a migration that rebuilds a
+    table (as SQLite alters one) fails while a trigger on another table names it.
+    ``ensure_triggers`` creates them again afterwards."""
+    from django.db import connections
+
+    from . import triggers
+
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        for group in triggers.GROUPS:
+            triggers.uninstall(connection, group)
+
+
+def ensure_triggers(sender, using, **kwargs) -> None:
+    """Create the triggers again if a migration dropped them (SQLite drops a table's
+    triggers when it rebuilds the table). Each group once its migration has made the
+    columns it writes."""
     from django.db import connections
 
     from . import triggers
 
     connection = connections[using]
     with connection.cursor() as cursor:
-        columns = {
-            column.name
-            for column in connection.introspection.get_table_description(
+        tables = set(connection.introspection.table_names(cursor))
+        if "ledger_item" not in tables:
+            return
+        shares = {
+            c.name
+            for c in connection.introspection.get_table_description(
                 cursor, "ledger_item_co_departments"
             )
         }
-    if "state" in columns and not triggers.installed(connection):
-        triggers.install(connection)
+        items = {
+            c.name for c in connection.introspection.get_table_description(cursor, "ledger_item")
+        }
+    for group, ready in (("shares", "state" in shares), ("search", "search" in items)):
+        if ready and not triggers.installed(connection, group):
+            triggers.install(connection, group)
 
 
 class LedgerConfig(AppConfig):
@@ -30,4 +52,5 @@ class LedgerConfig(AppConfig):
         # Registers the publication's system checks (fonts and HarfBuzz for PDFs).
         from .publication import checks  # noqa: F401
 
-        post_migrate.connect(ensure_share_triggers, sender=self)
+        pre_migrate.connect(drop_sqlite_triggers, sender=self)
+        post_migrate.connect(ensure_triggers, sender=self)

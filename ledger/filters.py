@@ -13,10 +13,9 @@ from __future__ import annotations
 import unicodedata
 
 import django_filters
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Item, Suggestion, overdue_condition
+from .models import Item, overdue_condition
 
 # Up to this many matching items, a keyword becomes a list of ids (see filter_keyword).
 KEYWORD_IDS = 5000
@@ -66,44 +65,36 @@ class ItemFilter(django_filters.FilterSet):
         return queryset.filter(escalated_at__isnull=not value)
 
     def filter_keyword(self, queryset, name, value):
-        """The item's number or problem, or the text of any suggestion merged into it.
+        """The item's number or problem, or the text of any suggestion merged into it: all
+        of them are in the item's ``search`` text, kept by triggers.
 
-        Each word's matches are looked up once, through the trigram indexes, as a list of
+        Each word's matches are looked up once, through the trigram index, as a list of
         item ids; the list then narrows every query of the page (rows and counts) by primary
         key. A word too common for that list (over KEYWORD_IDS matches) is left to the
-        database as a subquery.
+        database as a condition.
         """
         # Full-width letters and digits typed with a Chinese IME match their half-width form.
         words = unicodedata.normalize("NFKC", value).split()
         for word in words[:5]:
-            # Within what the other filters (declared above, applied first) left: the id
-            # list stays short when they narrow, however common the word is in the ledger.
-            # Title and number as two arms, not one OR: the OR kept PostgreSQL from
-            # combining the title's trigram index with the other filters' indexes (33 ms
-            # a lookup at 100k items instead of 5).
-            by_title = queryset.filter(title__icontains=word).values_list("pk")
-            by_number = queryset.filter(number__in={word, word.upper(), word.lower()}).values_list(
-                "pk"
-            )
-            by_suggestion = Suggestion.objects.filter(
-                text__icontains=word, item__in=queryset.values("pk")
-            ).values_list("item_id")
-            arms = by_title.order_by().union(by_number.order_by(), by_suggestion.order_by())
-            ids = {pk for (pk,) in arms[: KEYWORD_IDS + 1]}
+            # Within what the other filters (declared above, applied first) left: one
+            # condition on the item's row, so PostgreSQL ANDs the trigram index with the
+            # round's and the department's before it reads a row, and the id list stays
+            # short when they narrow, however common the word is in the ledger.
+            matching = queryset.filter(search__icontains=word)
+            ids = set(matching.order_by().values_list("pk", flat=True)[: KEYWORD_IDS + 1])
             if not ids:
                 return queryset.none()
             # The page's counts read these ids once (``keyword_ids``) rather than repeating
-            # the list in every count arm; a later word narrows them further.
-            self.keyword_ids = ids if len(ids) <= KEYWORD_IDS else None
-            if len(ids) <= KEYWORD_IDS:
-                # Ids alone, so that every query of the page reaches its rows by primary key.
-                # They were found within ``queryset`` (the user's reach and the other
-                # filters), so those conditions hold for each of them already: repeating
-                # them would only make the planner combine large index scans (a whole round,
-                # a whole department) with this short list on every count.
-                queryset = Item.objects.filter(pk__in=ids)
-            else:
-                queryset = queryset.filter(
-                    Q(pk__in=by_title) | Q(pk__in=by_number) | Q(pk__in=by_suggestion)
-                )
+            # the condition in every count arm; a later word narrows them further.
+            if len(ids) > KEYWORD_IDS:
+                self.keyword_ids = None
+                queryset = matching
+                continue
+            self.keyword_ids = ids
+            # Ids alone, so that every query of the page reaches its rows by primary key.
+            # They were found within ``queryset`` (the user's reach and the other filters),
+            # so those conditions hold for each of them already: repeating them would only
+            # make the planner combine large index scans (a whole round, a whole
+            # department) with this short list on every count.
+            queryset = Item.objects.filter(pk__in=ids)
         return queryset

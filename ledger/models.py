@@ -224,6 +224,15 @@ class ItemQuerySet(models.QuerySet["Item"]):
         return self.filter(due_within_condition(days, today))
 
 
+class ItemManager(models.Manager.from_queryset(ItemQuerySet)):
+    """Items without their search text (``Item.search``), which can run to many suggestions'
+    words: no page shows it, and an item loaded without it saves only the fields it loaded,
+    so no save can write back a copy the triggers have since replaced."""
+
+    def get_queryset(self) -> ItemQuerySet:
+        return super().get_queryset().defer("search")
+
+
 class Item(models.Model):
     """An item of the ledger (整改事项/台账条目): the unit that moves through the workflow."""
 
@@ -332,7 +341,12 @@ class Item(models.Model):
         related_name="+",
     )
 
-    objects = ItemQuerySet.as_manager()
+    # What the keyword searches: the number, the problem and the texts of the suggestions
+    # merged into the item, one per line. Written by database triggers alone
+    # (ledger/triggers.py), on every write of the item or its suggestions, whoever makes it.
+    search = models.TextField(_("search text"), blank=True, default="", editable=False)
+
+    objects = ItemManager()
 
     class Meta:
         # By the column, not the relation: ordering by "round" would join ledger_round

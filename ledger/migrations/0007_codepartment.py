@@ -20,7 +20,7 @@ def fill_and_install(apps, schema_editor):
                 )
             """
         )
-    triggers.install(connection)
+    triggers.install(connection, "shares")
 
 
 def uninstall(apps, schema_editor):

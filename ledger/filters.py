@@ -10,15 +10,30 @@ departments.
 
 from __future__ import annotations
 
+import datetime
+import json
 import unicodedata
+from collections.abc import Iterable
 
 import django_filters
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from .models import Item, overdue_condition
 
 # Up to this many matching items, a keyword becomes a list of ids (see filter_keyword).
 KEYWORD_IDS = 5000
+
+
+def id_list(ids: Iterable[int]) -> RawSQL:
+    """A subquery of ``ids`` passed as one parameter (an array; JSON on SQLite), for
+    ``pk__in``: as thousands of parameters, the driver spent longer parsing the query text
+    than the database took to run it (34 ms of a 140 ms page at 3,400 ids)."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [ids])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
 
 
 class ItemFilter(django_filters.FilterSet):
@@ -46,9 +61,13 @@ class ItemFilter(django_filters.FilterSet):
         model = Item
         fields: list[str] = []
 
-    # The ids a keyword narrowed the list to, when they were few enough to list; None
-    # otherwise (no keyword, or one too common).
-    keyword_ids: set[int] | None = None
+    # The items a keyword narrowed the list to, when they were few enough to list: each id
+    # with its state and deadline, which the state tabs count (None: no keyword, or one too
+    # common to list).
+    keyword_ids: dict[int, tuple[str, datetime.date | None]] | None = None
+    # A word too common to list and too short for a trigram (one or two characters): no
+    # index finds its matches, so counting them means reading the ledger (see Ledger.counts).
+    keyword_scans: bool = False
 
     def filter_nothing(self, queryset, name, value):
         return queryset
@@ -81,13 +100,16 @@ class ItemFilter(django_filters.FilterSet):
             # round's and the department's before it reads a row, and the id list stays
             # short when they narrow, however common the word is in the ledger.
             matching = queryset.filter(search__icontains=word)
-            ids = set(matching.order_by().values_list("pk", flat=True)[: KEYWORD_IDS + 1])
+            # With each its state and deadline: the lookup reads the row anyway (to
+            # recheck the trigram match), and the state tabs then count from these
+            # (``keyword_ids``) instead of reading every row once more.
+            rows = matching.order_by().values_list("pk", "state", "deadline")
+            ids = {pk: (state, deadline) for pk, state, deadline in rows[: KEYWORD_IDS + 1]}
             if not ids:
                 return queryset.none()
-            # The page's counts read these ids once (``keyword_ids``) rather than repeating
-            # the condition in every count arm; a later word narrows them further.
             if len(ids) > KEYWORD_IDS:
                 self.keyword_ids = None
+                self.keyword_scans = self.keyword_scans or len(word) < 3
                 queryset = matching
                 continue
             self.keyword_ids = ids
@@ -96,5 +118,5 @@ class ItemFilter(django_filters.FilterSet):
             # so those conditions hold for each of them already: repeating them would only
             # make the planner combine large index scans (a whole round, a whole
             # department) with this short list on every count.
-            queryset = Item.objects.filter(pk__in=ids)
+            queryset = Item.objects.filter(pk__in=id_list(ids))
         return queryset

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import DateField, Q, QuerySet, Value
+from django.db.models import Count, DateField, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .filters import ItemFilter
+from .filters import ItemFilter, id_list
 from .models import CoDepartment, Item, User, overdue_condition
 from .paging import Sort
 
@@ -60,6 +60,12 @@ def ledger_items(*, user: User, params: Mapping) -> Ledger:
 
     every_state = finish(filtered, every_state=True)
     items = finish(filtered)
+    matches = itemfilter.keyword_ids
+    if state and matches is not None:
+        # The keyword's lookup read each match's state: the list need not read the others.
+        items = finish(
+            Item.objects.filter(pk__in=id_list(pk for pk, (s, _) in matches.items() if s == state))
+        )
     narrowed = itemfilter.is_bound and (
         not itemfilter.form.is_valid()
         or any(
@@ -92,8 +98,8 @@ class Ledger:
     every_state: QuerySet[Item]  # every filter but the state: what the state tabs count
     narrowed: bool = False  # a filter other than the state is applied
     # A keyword narrowed every state to these ids (each already within the user's reach and
-    # the other filters): the counts are then read from them in one short query.
-    ids: set[int] | None = None
+    # the other filters), each with its state and deadline: the counts are made from them.
+    ids: dict[int, tuple[str, datetime.date | None]] | None = None
     # ``items`` as disjoint parts that each have an index in the list's orders, for paging
     # (``paging.page``): an official's items led by the department, and those shared with
     # it. One condition "led or shared" has no such index, so a page of it would sort every
@@ -103,7 +109,11 @@ class Ledger:
     def counts(self, user: User) -> dict[str, int]:
         """Items per state and overdue for the state tabs: what ``every_state`` holds."""
         if self.ids is not None:
-            return counts_of_ids(self.ids)
+            return counts_of(self.ids.values())
+        if self.filter.keyword_scans:
+            # Every capped count arm would scan the ledger for the word (2.1 s at a million
+            # items for 盲道); one grouped pass reads each row once (1.2 s).
+            return grouped_counts(self.every_state)
         return state_counts(user, self.every_state if self.narrowed else None)
 
 
@@ -242,15 +252,28 @@ def first_by_deadline(user: User, condition: Q, n: int = 10) -> list[Item]:
     )
 
 
-def counts_of_ids(ids: set[int]) -> dict[str, int]:
-    """Items per state and overdue among ``ids`` (at most a few thousand, all within the
-    user's reach): one query for their states and deadlines, counted here. Building twelve
-    capped count arms that each repeat the id list cost more than this whole count."""
+def grouped_counts(items: QuerySet[Item]) -> dict[str, int]:
+    """Items per state and overdue among ``items``, exactly, in one grouped pass."""
     counts = dict.fromkeys([*Item.State.values, "overdue"], 0)
-    if not ids:
-        return counts
+    rows = (
+        items.order_by()
+        .values("state")
+        .annotate(n=Count("pk"), overdue=Count("pk", filter=overdue_condition()))
+        .values_list("state", "n", "overdue")
+    )
+    for state, n, overdue in rows:
+        counts[state] += n
+        counts["overdue"] += overdue
+    return counts
+
+
+def counts_of(rows: Iterable[tuple[str, datetime.date | None]]) -> dict[str, int]:
+    """Items per state and overdue among the (state, deadline) of a keyword's matches (at
+    most a few thousand, all within the user's reach), counted here: building twelve capped
+    count arms that each repeat the id list cost more than reading them all once."""
+    counts = dict.fromkeys([*Item.State.values, "overdue"], 0)
     today = timezone.localdate()
-    for state, deadline in Item.objects.filter(pk__in=ids).values_list("state", "deadline"):
+    for state, deadline in rows:
         counts[state] += 1
         if state in Item.OPEN_STATES and deadline is not None and deadline < today:
             counts["overdue"] += 1

@@ -352,3 +352,39 @@ def test_counts_within_a_keyword_match_the_counts_through_the_items(cast, ledger
     assert result.counts(user) == state_counts(user, result.every_state)
     everyone = ledger_items(user=user, params={"q": "问题"})
     assert everyone.counts(user) == state_counts(user, everyone.every_state)
+
+
+@pytest.mark.parametrize("who", ["alice", "bob"])
+@pytest.mark.parametrize("word", ["学校", "学校周边"])
+def test_counts_of_a_word_too_common_to_list_match_the_counts_through_the_items(
+    cast, ledger, who, word, monkeypatch
+):
+    from ledger import filters
+    from ledger.selectors import ledger_items, state_counts
+
+    monkeypatch.setattr(filters, "KEYWORD_IDS", 0)  # every word is too common to list
+    user = getattr(cast, who)
+    Item.objects.filter(pk=ledger["a"].pk).update(deadline=in_days(-4))
+    for item in (ledger["b"], ledger["c"]):
+        Item.objects.filter(pk=item.pk).update(title=f"学校周边{item.title}")
+    result = ledger_items(user=user, params={"q": word})
+    assert result.ids is None
+    # Two characters make no trigram: the counts are one grouped pass, not capped arms.
+    assert result.filter.keyword_scans == (len(word) < 3)
+    expected = {
+        state: result.every_state.filter(state=state).count() for state in Item.State.values
+    }
+    counts = result.counts(user)
+    assert {state: counts[state] for state in Item.State.values} == expected
+    assert counts == state_counts(user, result.every_state)
+    assert counts["overdue"] == 1 and sum(expected.values()) == 3
+
+
+def test_a_keyword_and_a_state_list_only_that_states_matches(client, cast, ledger):
+    workflow.start(ledger["b"], by=cast.bob)
+    Item.objects.filter(pk=ledger["b"].pk).update(title="学校校舍老旧")
+    client.force_login(cast.bob)
+    response = client.get(reverse("ledger:items"), {"q": "学校", "state": "in_progress"})
+    assert [i.title for i in response.context["page"].rows] == ["学校校舍老旧"]
+    response = client.get(reverse("ledger:items"), {"q": "学校", "state": "assigned"})
+    assert [i.title for i in response.context["page"].rows] == ["学校周边交通拥堵"]

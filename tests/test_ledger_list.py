@@ -388,3 +388,24 @@ def test_a_keyword_and_a_state_list_only_that_states_matches(client, cast, ledge
     assert [i.title for i in response.context["page"].rows] == ["学校校舍老旧"]
     response = client.get(reverse("ledger:items"), {"q": "学校", "state": "assigned"})
     assert [i.title for i in response.context["page"].rows] == ["学校周边交通拥堵"]
+
+
+def test_each_row_shows_its_light_deadline_flags_and_escapes_what_it_shows(client, cast, ledger):
+    Item.objects.filter(pk=ledger["a"].pk).update(
+        deadline=in_days(-2), title="<script>alert(1)</script>学校周边"
+    )
+    Item.objects.filter(pk=ledger["b"].pk).update(deadline=None, long_term=True)
+    client.force_login(cast.bob)
+    page = client.get(reverse("ledger:items"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    row = {
+        key: page[page.index(f'href="/items/{item.pk}/"') :].split("</tr>")[0]
+        for key, item in ledger.items()
+        if key in "abc"
+    }
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;学校周边" in row["a"]
+    assert "<script>alert" not in page
+    assert 'class="light light-red" title="逾期"' in row["a"]
+    assert in_days(-2).isoformat() in row["a"] and "市教育局" in row["a"]
+    assert "长期坚持" in row["b"] and "light-" not in row["b"]
+    assert '<span class="flag">挂牌督办</span>' in row["c"] and "李文华" in row["c"]
+    assert '<span class="badge badge-assigned">已交办</span>' in row["c"]

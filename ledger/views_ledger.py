@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from . import paging
@@ -28,58 +28,56 @@ from .selectors import DEFAULT_SORT, SORTS, first_by_deadline, ledger_items, sta
 
 PAGE_SIZES = (20, 50, 200)
 CHOICES_SECONDS = 30
-SELECTED = mark_safe(" selected")
 LIST_COLUMNS = ("round", "category", "leader", "lead_department")
 
 
-def _choices() -> dict[str, list]:
-    """The filters' options as short (id, label) rows, rendered by a plain template loop.
+def _choices() -> dict[str, str]:
+    """The filters' ``<option>`` tags, none selected, for each dropdown.
 
-    Kept for CHOICES_SECONDS: four queries saved on every list view, at the price of a
-    department or leader added in the admin appearing in the filters up to that late.
+    Kept for CHOICES_SECONDS: four queries and the building of a few hundred tags saved on
+    every list view, at the price of a department or leader added in the admin appearing
+    in the filters up to that late.
     """
-    return cache.get_or_set("ledger:filter-choices", _read_choices, CHOICES_SECONDS)
+    return cache.get_or_set("ledger:filter-options", _read_choices, CHOICES_SECONDS)
 
 
-def _read_choices() -> dict[str, list]:
+def _read_choices() -> dict[str, str]:
     names: dict[str, None] = {}
     for name in Category.objects.order_by("order", "name").values_list("name", flat=True):
         names.setdefault(name)
+    departments = _options(Department.objects.filter(is_active=True).values_list("id", "name"))
     return {
-        "rounds": list(Round.objects.values_list("id", "name")),
-        "categories": list(names),
-        "departments": list(Department.objects.filter(is_active=True).values_list("id", "name")),
-        "leaders": [
+        "round": _options(Round.objects.values_list("id", "name")),
+        "category": _options((name, name) for name in names),
+        "lead": departments,
+        "co": departments,
+        "leader": _options(
             (pk, f"{post} {name}")
             for pk, name, post in Leader.objects.filter(is_active=True).values_list(
                 "id", "name", "post"
             )
-        ],
+        ),
     }
 
 
-def _options(rows, selected) -> str:
-    """``<option>`` tags for one filter dropdown, the chosen one selected. Built here in one
-    pass rather than by a template loop that looks the choice up again for every option."""
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        ((value, SELECTED if value == selected else "", label) for value, label in rows),
-    )
+def _options(rows) -> str:
+    """``<option>`` tags for one filter dropdown, built in one pass rather than by a
+    template loop."""
+    return format_html_join("", '<option value="{}">{}</option>', rows)
 
 
 def _filter_options(form) -> dict[str, str]:
+    """Each dropdown's options, the chosen one selected."""
     chosen = getattr(form, "cleaned_data", {})
-    choices = _choices()
-    return {
-        "round_options": _options(choices["rounds"], chosen.get("round")),
-        "category_options": _options(
-            ((name, name) for name in choices["categories"]), chosen.get("category")
-        ),
-        "lead_options": _options(choices["departments"], chosen.get("lead")),
-        "co_options": _options(choices["departments"], chosen.get("co")),
-        "leader_options": _options(choices["leaders"], chosen.get("leader")),
-    }
+    out = {}
+    for name, options in _choices().items():
+        value = chosen.get(name)
+        if value not in (None, ""):
+            # The chosen option's tag, as _options wrote it, marked selected.
+            tag = format_html('<option value="{}">', value)
+            options = mark_safe(options.replace(tag, tag[:-1] + " selected>", 1))
+        out[f"{name}_options"] = options
+    return out
 
 
 def _state_rows(user, counts: dict[str, int]) -> list[tuple[str, str, int]]:

@@ -154,22 +154,33 @@ def _first_ids(
     ``position``): each part limited to ``n`` in its own order, then the union ordered by
     the same columns, so the database's collation orders both."""
     order = sort.order_by(reverse=backwards)
-    sqls, params = [], []
+    arms = []
     for part in parts:
         if position is not None:
             part = part.filter(sort.after(position, reverse=backwards))
-        arm = part.order_by(*order).values_list("pk", *sort.fields)[:n]
+        arms.append(part.order_by(*order).values_list("pk", *sort.fields)[:n])
+    return first_of_union(arms, n, len(sort.fields), descending=sort.descending != backwards)
+
+
+def first_of_union(
+    arms: list[QuerySet], n: int, width: int, *, descending: bool = False
+) -> list[int]:
+    """The ids of the first ``n`` rows of the union of ``arms``, each a sliced
+    ``values_list`` of an id and ``width`` sort columns in its own order, ordered by those
+    columns (all ascending, or all descending) in one query."""
+    sqls, params = [], []
+    for arm in arms:
         try:
             sql, arm_params = arm.query.sql_with_params()
-        except EmptyResultSet:  # a part that can match nothing
+        except EmptyResultSet:  # an arm that can match nothing
             continue
         sqls.append(f"SELECT * FROM ({sql}) part_{len(sqls)}")
         params += arm_params
     if not sqls:
         return []
-    direction = "DESC" if sort.descending != backwards else "ASC"
-    # By position: the columns after the id are the sort fields, in order.
-    columns = ", ".join(f"{i} {direction}" for i in range(2, len(sort.fields) + 2))
-    with connections[parts[0].db].cursor() as cursor:
+    direction = "DESC" if descending else "ASC"
+    # By position: the columns after the id are the sort columns, in order.
+    columns = ", ".join(f"{i} {direction}" for i in range(2, width + 2))
+    with connections[arms[0].db].cursor() as cursor:
         cursor.execute(f"{' UNION ALL '.join(sqls)} ORDER BY {columns} LIMIT {int(n)}", params)
         return [row[0] for row in cursor.fetchall()]

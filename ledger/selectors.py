@@ -12,6 +12,7 @@ from django.db.models import Count, DateField, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import paging
 from .filters import ItemFilter, id_list
 from .models import CoDepartment, Item, User, overdue_condition
 from .paging import Sort
@@ -221,32 +222,36 @@ def _run_counts(built: tuple[str, list] | None) -> dict[str, int]:
 
 
 def first_by_deadline(user: User, condition: Q, n: int = 10) -> list[Item]:
-    """The first ``n`` items this user sees that meet ``condition`` (on state and deadline),
+    """The first ``n`` open items this user sees that meet ``condition`` (on deadline),
     soonest deadline first: an official's and a leader's working lists.
 
-    For an official the led part and the shared part are each read through their own index
-    (the shared part on the co-department rows' copy of state and deadline), n from each,
-    and merged; one condition over "led or shared" would sort every match first.
+    For an official, each open state of the led part and of the shared part (the latter on
+    the co-department rows' copy of state and deadline) is read through its own index,
+    (department, state, deadline), n rows in deadline order, and the database merges them
+    in one query. One condition over "led or shared", or over the three open states at
+    once, would sort every match first: a busy department's overdue items took 88 ms at a
+    million items.
     """
     columns = ("round", "lead_department")
+    condition &= Q(state__in=Item.OPEN_STATES)
     if not user.is_official:
         items = Item.objects.visible_to(user).filter(condition)
         return list(items.select_related(*columns).order_by("deadline", "id")[:n])
     department = user.department_id
-    led = (
-        Item.objects.filter(condition, lead_department_id=department)
-        .exclude(state=Item.State.DRAFT)
-        .order_by("deadline", "id")
-        .values_list("id", flat=True)[:n]
-    )
-    shared = (
-        CoDepartment.objects.filter(condition, department_id=department)
-        .exclude(state=Item.State.DRAFT)
-        .exclude(lead_department_id=department)
-        .order_by("deadline", "item_id")
-        .values_list("item_id", flat=True)[:n]
-    )
-    ids = [*led, *shared]
+    arms = []
+    for state in Item.OPEN_STATES:
+        arms.append(
+            Item.objects.filter(condition, lead_department_id=department, state=state)
+            .order_by("deadline", "id")
+            .values_list("id", "deadline", "id")[:n]
+        )
+        arms.append(
+            CoDepartment.objects.filter(condition, department_id=department, state=state)
+            .exclude(lead_department_id=department)
+            .order_by("deadline", "item_id")
+            .values_list("item_id", "deadline", "item_id")[:n]
+        )
+    ids = paging.first_of_union(arms, n, 2)  # by deadline, then id
     return list(
         Item.objects.filter(pk__in=ids).select_related(*columns).order_by("deadline", "id")[:n]
     )

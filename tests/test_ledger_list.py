@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from ledger import workflow
-from ledger.models import Item, Suggestion
+from ledger.models import Item, Suggestion, overdue_condition
 
 from .factory import in_days, make_item
 
@@ -409,3 +409,38 @@ def test_each_row_shows_its_light_deadline_flags_and_escapes_what_it_shows(clien
     assert "长期坚持" in row["b"] and "light-" not in row["b"]
     assert '<span class="flag">挂牌督办</span>' in row["c"] and "李文华" in row["c"]
     assert '<span class="badge badge-assigned">已交办</span>' in row["c"]
+
+
+def test_an_officials_overdue_list_takes_the_soonest_of_every_open_state(client, cast):
+    from ledger.selectors import first_by_deadline
+
+    items = []
+    for n in range(14):
+        shared = n % 3 == 0
+        item = assign(
+            cast,
+            make_item(cast.round, title=f"逾期事项{n}"),
+            lead=cast.health if shared else cast.edu,
+            co=[cast.edu] if shared else [],
+        )
+        by = cast.dave if shared else cast.bob
+        if n % 2:
+            workflow.start(item, by=by)
+        if n % 4 == 1:
+            workflow.request_closeout(item, by=by, outcome="已完成", outcome_kind="done")
+        items.append(item)
+    for n, item in enumerate(items):
+        Item.objects.filter(pk=item.pk).update(deadline=in_days(-30 + (n * 7) % 17))
+    closed = assign(cast, make_item(cast.round, title="已销号的事项"))
+    Item.objects.filter(pk=closed.pk).update(
+        state="closed", deadline=in_days(-60), closed_on=in_days(-1), outcome_kind="done"
+    )
+    expected = list(
+        Item.objects.visible_to(cast.bob)
+        .overdue()
+        .order_by("deadline", "id")
+        .values_list("title", flat=True)[:10]
+    )
+    assert {i.state for i in items} == {"assigned", "in_progress", "requested"}
+    got = [i.title for i in first_by_deadline(cast.bob, overdue_condition())]
+    assert got == expected and len(got) == 10 and "已销号的事项" not in got

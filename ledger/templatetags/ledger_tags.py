@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import html
+from urllib.parse import urlencode
+
 from django import template
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -22,19 +24,27 @@ POSITION = ("after", "before", "last")
 def query(params: QueryDict, **changes) -> str:
     """``?…`` for the current query string with some parameters set, or removed (None).
 
-    Changing anything but the position goes back to the first page.
+    Changing anything but the position goes back to the first page. A changed parameter
+    keeps its place in the string; a new one goes at the end. (Built from the pairs, not by
+    copying the QueryDict: a list page calls this a dozen times, and the copy is a deep one.)
     """
-    out = params.copy()
-    if set(changes) - set(POSITION):
-        for name in POSITION:
-            out.pop(name, None)
-    for name, value in changes.items():
-        if value is None or value == "":
-            out.pop(name, None)
-        else:
-            out[name] = value
-    encoded = out.urlencode()
-    return f"?{encoded}" if encoded else "?"
+    dropped = set(POSITION) if set(changes) - set(POSITION) else set()
+    pairs = []
+    for name, values in params.lists():
+        if name in dropped:
+            continue
+        if name in changes:
+            value = changes[name]
+            if value is not None and value != "":
+                pairs.append((name, value))
+            continue
+        pairs.extend((name, value) for value in values)
+    pairs.extend(
+        (name, value)
+        for name, value in changes.items()
+        if name not in params and value is not None and value != ""
+    )
+    return f"?{urlencode(pairs)}" if pairs else "?"
 
 
 @register.filter
@@ -43,6 +53,7 @@ def capped(count: int) -> str:
     return f"{COUNT_CAP:,}+" if count > COUNT_CAP else str(count)
 
 
+# One table row of the ledger list. Filled by str.format with values each escaped first.
 ROW = (
     '<tr>\n    <td class="num" data-label="{l_number}"><a href="{href}">{number}</a></td>\n'
     '    <td class="title" data-label="{l_problem}"><a href="{href}">{title}</a>\n'
@@ -55,6 +66,8 @@ ROW = (
     "  </tr>\n"
 )
 LIGHT = '<span class="light light-{0}" title="{1}"><span class="sr">{1}</span></span> '
+# A number no item has yet, to cut the item page's URL into the parts around its key.
+URL_KEY = 987654321
 
 
 @register.simple_tag
@@ -63,49 +76,66 @@ def ledger_rows(items) -> str:
 
     Built here rather than by a template loop: the loop cost about half a millisecond a row
     (some forty variable lookups, a URL and two filters each), a fifth of a 20-row page's
-    time and most of a 200-row page's. Every value is escaped (format_html).
+    time and most of a 200-row page's. Every value that varies is escaped (``e``) before
+    it is placed; the labels once, for every row.
     """
     labels = {
-        "l_number": _("Number"),
-        "l_problem": _("Problem"),
-        "l_lead": _("Lead department"),
-        "l_deadline": _("Deadline"),
-        "l_progress": _("Progress"),
-        "l_state": _("State"),
+        key: e(label)
+        for key, label in (
+            ("l_number", _("Number")),
+            ("l_problem", _("Problem")),
+            ("l_lead", _("Lead department")),
+            ("l_deadline", _("Deadline")),
+            ("l_progress", _("Progress")),
+            ("l_state", _("State")),
+        )
     }
-    lights = {"red": _("Overdue"), "yellow": _("Due soon"), "green": _("On track")}
-    escalated = format_html(' · <span class="flag">{}</span>', _("Escalated"))
-    long_term = pgettext("deadline", "Long-term")
+    lights = {
+        name: LIGHT.format(name, e(label))
+        for name, label in (
+            ("red", _("Overdue")),
+            ("yellow", _("Due soon")),
+            ("green", _("On track")),
+        )
+    }
+    lights[""] = ""
+    escalated = f' · <span class="flag">{e(_("Escalated"))}</span>'
+    long_term = e(pgettext("deadline", "Long-term"))
+    states = {value: e(label) for value, label in Item.State.choices}
+    # The item page's URL, reversed once: the key is the only part that varies.
+    before, after = reverse("ledger:item", args=[URL_KEY]).split(str(URL_KEY))
     today = timezone.localdate()
-    states = dict(Item.State.choices)
     rows = []
     for item in items:
-        meta = [conditional_escape(item.round.name)]
+        meta = e(item.round.name)
         if item.category:
-            meta.append(format_html(" · {}", item.category.name))
+            meta += " · " + e(item.category.name)
         if item.leader:
-            meta.append(format_html(" · {} {}", item.leader.post, item.leader.name))
+            meta += f" · {e(item.leader.post)} {e(item.leader.name)}"
         if item.escalated_at:
-            meta.append(escalated)
-        light = item.light(today)
+            meta += escalated
         if item.long_term:
             deadline = long_term
         else:
             deadline = item.deadline.strftime("%Y-%m-%d") if item.deadline else "—"
         rows.append(
-            format_html(
-                ROW,
-                href=reverse("ledger:item", args=[item.pk]),
-                number=item.number,
-                title=item.title,
-                meta=mark_safe("".join(meta)),  # each part escaped above
-                lead=item.lead_department.name if item.lead_department else "—",
-                light=format_html(LIGHT, light, lights[light]) if light else "",
+            ROW.format(
+                href=e(f"{before}{item.pk}{after}"),
+                number=e(item.number),
+                title=e(item.title),
+                meta=meta,
+                lead=e(item.lead_department.name) if item.lead_department else "—",
+                light=lights[item.light(today)],
                 deadline=deadline,
-                percent=item.percent,
-                state=item.state,
-                state_label=states.get(item.state, item.state),
+                percent=int(item.percent),
+                state=e(item.state),
+                state_label=states.get(item.state) or e(item.state),
                 **labels,
             )
         )
-    return mark_safe("".join(rows))  # each row built by format_html
+    return mark_safe("".join(rows))  # every varying value escaped above
+
+
+def e(value) -> str:
+    """``value`` as text escaped for HTML (quotes included), as autoescaping would."""
+    return html.escape(str(value))

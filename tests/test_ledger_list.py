@@ -444,3 +444,24 @@ def test_an_officials_overdue_list_takes_the_soonest_of_every_open_state(client,
     assert {i.state for i in items} == {"assigned", "in_progress", "requested"}
     got = [i.title for i in first_by_deadline(cast.bob, overdue_condition())]
     assert got == expected and len(got) == 10 and "已销号的事项" not in got
+
+
+def test_the_query_tag_changes_one_parameter_and_drops_the_position_when_the_list_changes():
+    from django.http import QueryDict
+
+    from ledger.templatetags.ledger_tags import query
+
+    params = QueryDict("q=%E5%AD%A6%E6%A0%A1+%26%3C&co=3&co=4&after=abc&sort=number")
+    # A new position keeps the rest, in place.
+    assert (
+        query(params, after="xyz") == "?q=%E5%AD%A6%E6%A0%A1+%26%3C&co=3&co=4&after=xyz&sort=number"
+    )
+    # Another order or filter: back to the first page; a changed parameter keeps its place.
+    assert (
+        query(params, sort="-deadline") == "?q=%E5%AD%A6%E6%A0%A1+%26%3C&co=3&co=4&sort=-deadline"
+    )
+    assert (
+        query(params, state="closed", co=None)
+        == "?q=%E5%AD%A6%E6%A0%A1+%26%3C&sort=number&state=closed"
+    )
+    assert query(QueryDict(""), state=None) == "?"

@@ -66,7 +66,7 @@ ROW = (
     "  </tr>\n"
 )
 LIGHT = '<span class="light light-{0}" title="{1}"><span class="sr">{1}</span></span> '
-# A number no item has yet, to cut the item page's URL into the parts around its key.
+# A placeholder key: the item page's URL is reversed once with it and cut around it.
 URL_KEY = 987654321
 
 

@@ -175,6 +175,11 @@ def overdue_condition(today: datetime.date | None = None) -> Q:
     return Q(state__in=Item.OPEN_STATES, deadline__lt=today or timezone.localdate())
 
 
+def is_overdue(state: str, deadline: datetime.date | None, today: datetime.date) -> bool:
+    """``overdue_condition`` for one item's state and deadline, in Python."""
+    return state in Item.OPEN_STATES and deadline is not None and deadline < today
+
+
 def due_within_condition(days: int, today: datetime.date | None = None) -> Q:
     """Falling due (临期): in a department's hands, the deadline within ``days`` from today."""
     today = today or timezone.localdate()
@@ -390,9 +395,9 @@ class Item(models.Model):
             ),
             models.Index(fields=["leader", "state"], name="item_leader_state"),
             # An official's list in its default order: the led part of a page is read from
-            # here (selectors.Ledger.parts), the first rows without sorting the rest. With
-            # the id, a department's items in a round are an index-only scan (a keyword's
-            # suggestion arm reads them so).
+            # here (selectors.Ledger.parts), the first rows without sorting the rest. A
+            # keyword within a department's round ANDs it with the trigram index. (The id
+            # served a lookup since replaced by Item.search.)
             models.Index(
                 fields=["lead_department", "round", "number", "id"],
                 name="item_lead_round_number",
@@ -403,10 +408,7 @@ class Item(models.Model):
         return f"{self.number} {self.title}"
 
     def is_overdue(self, today: datetime.date | None = None) -> bool:
-        today = today or timezone.localdate()
-        return (
-            self.state in self.OPEN_STATES and self.deadline is not None and self.deadline < today
-        )
+        return is_overdue(self.state, self.deadline, today or timezone.localdate())
 
     def light(self, today: datetime.date | None = None) -> str:
         """The deadline light (红黄绿灯): "red", "yellow", "green", or "" when none applies."""

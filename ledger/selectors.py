@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from . import paging
 from .filters import ItemFilter, id_list
-from .models import CoDepartment, Item, User, overdue_condition
+from .models import CoDepartment, Item, User, is_overdue, overdue_condition
 from .paging import Sort
 
 # Counts above the list stop at this many: beyond it a count would read every matching row
@@ -60,13 +60,13 @@ def ledger_items(*, user: User, params: Mapping) -> Ledger:
         return queryset.filter(state=state) if state and not every_state else queryset
 
     every_state = finish(filtered, every_state=True)
-    items = finish(filtered)
     matches = itemfilter.keyword_ids
     if state and matches is not None:
         # The keyword's lookup read each match's state: the list need not read the others.
-        items = finish(
-            Item.objects.filter(pk__in=id_list(pk for pk, (s, _) in matches.items() if s == state))
-        )
+        chosen = (pk for pk, (s, _) in matches.items() if s == state)
+        items = finish(Item.objects.filter(pk__in=id_list(chosen)))
+    else:
+        items = finish(filtered)
     narrowed = itemfilter.is_bound and (
         not itemfilter.form.is_valid()
         or any(
@@ -81,15 +81,23 @@ def ledger_items(*, user: User, params: Mapping) -> Ledger:
         # Led by the department, and shared with it: together what the official sees
         # (``visible_to``), each with an index in the list's order. The same filters are
         # applied to each (no keyword: its lookups would run twice).
-        department = user.department_id
-        shares = CoDepartment.objects.filter(department_id=department).values("item_id")
         handed_over = Item.objects.exclude(state=Item.State.DRAFT)
-        led = handed_over.filter(lead_department_id=department)
-        shared = handed_over.filter(pk__in=shares).exclude(lead_department_id=department)
+        parts = led_and_shared(handed_over, user.department_id)
         if itemfilter.is_bound:
-            led, shared = itemfilter.filter_queryset(led), itemfilter.filter_queryset(shared)
-        parts = [finish(led), finish(shared)]
-    return Ledger(itemfilter, items, every_state, narrowed, itemfilter.keyword_ids, parts)
+            parts = [itemfilter.filter_queryset(part) for part in parts]
+        parts = [finish(part) for part in parts]
+    return Ledger(itemfilter, items, every_state, narrowed, parts)
+
+
+def led_and_shared(items: QuerySet[Item], department: int) -> list[QuerySet[Item]]:
+    """``items`` as two disjoint parts: those ``department`` leads, and those shared with it
+    that it does not lead. Each has an index of its own; "led or shared" as one condition
+    has none."""
+    shares = CoDepartment.objects.filter(department_id=department).values("item_id")
+    return [
+        items.filter(lead_department_id=department),
+        items.filter(pk__in=shares).exclude(lead_department_id=department),
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,14 +106,18 @@ class Ledger:
     items: QuerySet[Item]  # every filter applied
     every_state: QuerySet[Item]  # every filter but the state: what the state tabs count
     narrowed: bool = False  # a filter other than the state is applied
-    # A keyword narrowed every state to these ids (each already within the user's reach and
-    # the other filters), each with its state and deadline: the counts are made from them.
-    ids: dict[int, tuple[str, datetime.date | None]] | None = None
     # ``items`` as disjoint parts that each have an index in the list's orders, for paging
     # (``paging.page``): an official's items led by the department, and those shared with
     # it. One condition "led or shared" has no such index, so a page of it would sort every
     # item the department sees. None: ``items`` pages as it is.
     parts: list[QuerySet[Item]] | None = None
+
+    @property
+    def ids(self) -> dict[int, tuple[str, datetime.date | None]] | None:
+        """The ids a keyword narrowed every state to (each already within the user's reach
+        and the other filters), each with its state and deadline: the counts are made from
+        them."""
+        return self.filter.keyword_ids
 
     def counts(self, user: User) -> dict[str, int]:
         """Items per state and overdue for the state tabs: what ``every_state`` holds."""
@@ -156,11 +168,7 @@ def _count_parts(user: User, within: QuerySet[Item] | None = None) -> list[Query
         return [Item.objects.visible_to(user) if within is None else within]
     department = user.department_id
     if within is not None:
-        shares = CoDepartment.objects.filter(department_id=department)
-        return [
-            within.filter(lead_department_id=department),
-            within.filter(pk__in=shares.values("item_id")).exclude(lead_department_id=department),
-        ]
+        return led_and_shared(within, department)
     # All the official sees: the led part needs no "… or shared with me" condition.
     return [
         Item.objects.filter(lead_department_id=department).exclude(state=Item.State.DRAFT),
@@ -173,21 +181,6 @@ def _count_parts(user: User, within: QuerySet[Item] | None = None) -> list[Query
 def _counts_sql(parts, user: User, cap: int, today) -> tuple[str, list] | None:
     states = [s for s in Item.State.values if s != Item.State.DRAFT or user.is_supervisor]
     return capped_sql(parts, states, cap, today)
-
-
-def capped_counts(
-    parts: list[QuerySet], states: list[str] | None = None, cap: int | None = None
-) -> dict[str, int]:
-    """Items per state, and overdue, in disjoint ``parts``, each counted up to ``cap + 1``,
-    in one query.
-
-    Each arm is ``SELECT COUNT(*) FROM (… LIMIT cap + 1)``, so the work is bounded by the
-    cap whatever the size of the ledger; a figure above ``cap`` means "more than cap".
-    States left out of ``states`` count as 0 without a query.
-    """
-    cap = COUNT_CAP if cap is None else cap
-    states = list(Item.State.values) if states is None else states
-    return _run_counts(capped_sql(parts, states, cap, timezone.localdate()))
 
 
 def capped_sql(parts: list[QuerySet], states: list[str], cap: int, today) -> tuple | None:
@@ -280,6 +273,5 @@ def counts_of(rows: Iterable[tuple[str, datetime.date | None]]) -> dict[str, int
     today = timezone.localdate()
     for state, deadline in rows:
         counts[state] += 1
-        if state in Item.OPEN_STATES and deadline is not None and deadline < today:
-            counts["overdue"] += 1
+        counts["overdue"] += is_overdue(state, deadline, today)
     return counts

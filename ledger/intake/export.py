@@ -15,7 +15,6 @@ the cell shows the text as written and stays text when edited.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -27,6 +26,7 @@ from django.utils.translation import pgettext
 from django_tasks import task
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
@@ -36,9 +36,6 @@ from ledger.models import Item, User
 
 SHEET_MAX_ROWS = 1_048_576  # rows in one .xlsx sheet, title and header included
 CELL_MAX_CHARS = 32_767  # what one cell holds
-# Control characters XML 1.0 forbids (a tab, a line feed and a carriage return are allowed):
-# text pasted from other systems sometimes carries them, and one would break the file.
-ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CHUNK = 2_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -102,8 +99,10 @@ def long_term_text() -> str:
 def cell_text(text: str) -> str:
     """``text`` as a cell can hold it: without the control characters XML forbids (where
     openpyxl would refuse the whole file) and cut at 32,767 characters, as openpyxl cuts."""
-    if ILLEGAL_CHARACTERS.search(text):
-        text = ILLEGAL_CHARACTERS.sub("", text)
+    # The control characters XML 1.0 forbids (openpyxl's own list; a tab, a line feed and
+    # a carriage return are allowed): text pasted from other systems sometimes carries them.
+    if ILLEGAL_CHARACTERS_RE.search(text):
+        text = ILLEGAL_CHARACTERS_RE.sub("", text)
     return text[:CELL_MAX_CHARS]
 
 

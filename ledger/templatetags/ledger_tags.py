@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import html
 from urllib.parse import urlencode
 
 from django import template
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape as e
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -49,7 +49,7 @@ def query(params: QueryDict, **changes) -> str:
 
 @register.filter
 def capped(count: int) -> str:
-    """A count from ``capped_counts``: exact up to the cap, "1,000+" beyond."""
+    """A count from ``selectors.state_counts``: exact up to the cap, "1,000+" beyond."""
     return f"{COUNT_CAP:,}+" if count > COUNT_CAP else str(count)
 
 
@@ -76,7 +76,7 @@ def ledger_rows(items) -> str:
 
     Built here rather than by a template loop: the loop cost about half a millisecond a row
     (some forty variable lookups, a URL and two filters each), a fifth of a 20-row page's
-    time and most of a 200-row page's. Every value that varies is escaped (``e``) before
+    time and most of a 200-row page's. Every value that varies is escaped (``escape``) before
     it is placed; the labels once, for every row.
     """
     labels = {
@@ -134,8 +134,3 @@ def ledger_rows(items) -> str:
             )
         )
     return mark_safe("".join(rows))  # every varying value escaped above
-
-
-def e(value) -> str:
-    """``value`` as text escaped for HTML (quotes included), as autoescaping would."""
-    return html.escape(str(value))

@@ -95,6 +95,7 @@ def page(
     before: str = "",
     last: bool = False,
     parts: list[QuerySet] | None = None,
+    keys: list[tuple] | None = None,
 ) -> Page:
     """One page of ``queryset`` in ``sort`` order, one query of ``size + 1`` rows.
 
@@ -106,14 +107,21 @@ def page(
     the department, or shared with it). Then the first ``size + 1`` of each part are read
     in the sort order and merged by the database in one query, and the page's rows are
     read by their ids in a second: no query sorts every match of the union.
+
+    ``keys``: ``queryset``'s rows as (id, *values of the sort fields), already read (a
+    keyword's matches, ``filters.Match``). The database orders these values, which the query
+    sends it, so no row is read but the page's.
     """
     position, backwards = None, last
     if after:
         position = decode(after, kinds)
     elif before:
         position, backwards = decode(before, kinds), True
-    if parts:
-        ids = _first_ids(parts, sort, position, backwards, size + 1)
+    if parts or keys is not None:
+        if keys is not None:
+            ids = first_of_keys(keys, sort, kinds, position, backwards, size + 1)
+        else:
+            ids = _first_ids(parts, sort, position, backwards, size + 1)
         found = {row.pk: row for row in queryset.filter(pk__in=ids)}
         rows = [found[pk] for pk in ids if pk in found]
     else:
@@ -183,4 +191,61 @@ def first_of_union(
     columns = ", ".join(f"{i} {direction}" for i in range(2, width + 2))
     with connections[arms[0].db].cursor() as cursor:
         cursor.execute(f"{' UNION ALL '.join(sqls)} ORDER BY {columns} LIMIT {int(n)}", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+# Each kind of sort value as PostgreSQL reads it back from JSON text.
+_SQL_TYPES = {int: "bigint", str: "text", datetime.date: "date", datetime.datetime: "timestamptz"}
+
+
+def _json_value(value):
+    if isinstance(value, datetime.datetime):
+        # One fixed width, in UTC, so that on SQLite text order is time order.
+        return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def first_of_keys(
+    keys: list[tuple],
+    sort: Sort,
+    kinds: list[type],
+    position: list | None,
+    backwards: bool,
+    n: int,
+    using: str = "default",
+) -> list[int]:
+    """The ids of the first ``n`` of ``keys`` ((id, *sort values) each) in ``sort`` order,
+    after ``position``: ordered by the database, so that text sorts by its collation, as the
+    column does. The keys travel as one JSON parameter (psycopg adapts a list in Python,
+    value by value: slower than the query)."""
+    if not keys:
+        return []
+    width = len(sort.fields)
+    down = sort.descending != backwards
+    direction, op = ("DESC", "<") if down else ("ASC", ">")
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        source = "json_array_elements(%s::json) AS k(v)"
+        types = [_SQL_TYPES[kind] for kind in [int, *kinds]]
+        columns = [f"(k.v->>{i})::{t}" for i, t in enumerate(types)]
+        placeholders = [f"%s::{t}" for t in types[1:]]
+    else:
+        source = "json_each(%s)"
+        columns = [f"json_extract(value, '$[{i}]')" for i in range(width + 1)]
+        placeholders = ["%s"] * width
+    if all(kind in (int, str) for kind in kinds):
+        payload = json.dumps(keys, ensure_ascii=False)  # as they are: tuples as arrays
+    else:
+        payload = json.dumps([[_json_value(v) for v in key] for key in keys])
+    params = [payload]
+    where = ""
+    if position is not None:
+        where = "WHERE ({}) {} ({})".format(", ".join(columns[1:]), op, ", ".join(placeholders))
+        params += [_json_value(v) for v in position]
+    order = ", ".join(f"{c} {direction}" for c in columns[1:])
+    sql = f"SELECT {columns[0]} FROM {source} {where} ORDER BY {order} LIMIT {int(n)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]

@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import paging
-from .filters import ItemFilter, id_list
+from .filters import COLUMNS, DEADLINE, STATE, ItemFilter, Match, id_list
 from .models import CoDepartment, Item, User, is_overdue, overdue_condition
 from .paging import Sort
 
@@ -43,13 +43,18 @@ SORTS: dict[str, SortOption] = {
 DEFAULT_SORT = "number"
 
 
-def ledger_items(*, user: User, params: Mapping) -> Ledger:
+def ledger_items(*, user: User, params: Mapping, sort: Sort | None = None) -> Ledger:
     """The items this user may see, narrowed by the ledger's filters in ``params``.
 
     The list page and every export start here, so an export holds exactly what the screen
     showed, and nobody's export reaches past what they may see.
+
+    ``sort``: the order the list will page ``items`` in; a keyword's lookup then reads each
+    match's values in it (``Ledger.keys``).
     """
     itemfilter = ItemFilter(params or None, queryset=Item.objects.visible_to(user))
+    if sort is not None:
+        itemfilter.keyword_columns = _columns(sort)
     filtered = itemfilter.qs  # validates the form first
     state = itemfilter.form.cleaned_data.get("state") if itemfilter.is_bound else None
 
@@ -63,8 +68,8 @@ def ledger_items(*, user: User, params: Mapping) -> Ledger:
     matches = itemfilter.keyword_ids
     if state and matches is not None:
         # The keyword's lookup read each match's state: the list need not read the others.
-        chosen = (pk for pk, (s, _) in matches.items() if s == state)
-        items = finish(Item.objects.filter(pk__in=id_list(chosen)))
+        matches = {pk: match for pk, match in matches.items() if match[STATE] == state}
+        items = finish(Item.objects.filter(pk__in=id_list(matches)))
     else:
         items = finish(filtered)
     narrowed = itemfilter.is_bound and (
@@ -86,7 +91,7 @@ def ledger_items(*, user: User, params: Mapping) -> Ledger:
         if itemfilter.is_bound:
             parts = [itemfilter.filter_queryset(part) for part in parts]
         parts = [finish(part) for part in parts]
-    return Ledger(itemfilter, items, every_state, narrowed, parts)
+    return Ledger(itemfilter, items, every_state, narrowed, parts, matches)
 
 
 def led_and_shared(items: QuerySet[Item], department: int) -> list[QuerySet[Item]]:
@@ -111,13 +116,30 @@ class Ledger:
     # it. One condition "led or shared" has no such index, so a page of it would sort every
     # item the department sees. None: ``items`` pages as it is.
     parts: list[QuerySet[Item]] | None = None
+    # ``items`` as a keyword's lookup read them (its matches in the chosen state), when it
+    # listed them: what ``keys`` pages. None: no keyword, or one too common to list.
+    matches: dict[int, Match] | None = None
 
     @property
-    def ids(self) -> dict[int, tuple[str, datetime.date | None]] | None:
+    def ids(self) -> dict[int, Match] | None:
         """The ids a keyword narrowed every state to (each already within the user's reach
         and the other filters), each with its state and deadline: the counts are made from
         them."""
         return self.filter.keyword_ids
+
+    def keys(self, sort: Sort) -> list[tuple] | None:
+        """``items`` as (id, *values of ``sort``'s fields), from the keyword's lookup, for
+        ``paging.page``: the page is chosen without reading the matches again (1,485 rows
+        read to show 20 cost 21 ms at a million items). None: no such lookup, or it did not
+        read ``sort``'s columns."""
+        if self.matches is None or self.filter.keyword_columns != _columns(sort):
+            return None
+        # Where each sort field is in a match: the id first, the deadline (for deadline_key),
+        # then the columns read for the sort.
+        at = {"id": 0, "deadline_key": DEADLINE}
+        at.update((field, COLUMNS + i) for i, field in enumerate(self.filter.keyword_columns))
+        where = [0, *(at[field] for field in sort.fields)]
+        return [tuple(_sort_value(match, i) for i in where) for match in self.matches.values()]
 
     def counts(self, user: User) -> dict[str, int]:
         """Items per state and overdue for the state tabs: what ``every_state`` holds."""
@@ -128,6 +150,18 @@ class Ledger:
             # items for 盲道); one grouped pass reads each row once (1.2 s).
             return grouped_counts(self.every_state)
         return state_counts(user, self.every_state if self.narrowed else None)
+
+
+def _columns(sort: Sort) -> tuple[str, ...]:
+    """The columns a keyword's lookup reads for ``sort``: its fields but the id and the
+    deadline, which it reads anyway."""
+    return tuple(field for field in sort.fields if field not in ("id", "deadline_key"))
+
+
+def _sort_value(match: Match, i: int):
+    value = match[i]
+    # The deadline as deadline_key, as ledger_items annotates it: none sorts last.
+    return FAR_FUTURE if value is None and i == DEADLINE else value
 
 
 def state_counts(
@@ -265,13 +299,13 @@ def grouped_counts(items: QuerySet[Item]) -> dict[str, int]:
     return counts
 
 
-def counts_of(rows: Iterable[tuple[str, datetime.date | None]]) -> dict[str, int]:
-    """Items per state and overdue among the (state, deadline) of a keyword's matches (at
-    most a few thousand, all within the user's reach), counted here: building twelve capped
-    count arms that each repeat the id list cost more than reading them all once."""
+def counts_of(matches: Iterable[Match]) -> dict[str, int]:
+    """Items per state and overdue among a keyword's matches (at most a few thousand, all
+    within the user's reach), counted here: building twelve capped count arms that each
+    repeat the id list cost more than reading them all once."""
     counts = dict.fromkeys([*Item.State.values, "overdue"], 0)
     today = timezone.localdate()
-    for state, deadline in rows:
-        counts[state] += 1
-        counts["overdue"] += is_overdue(state, deadline, today)
+    for match in matches:
+        counts[match[STATE]] += 1
+        counts["overdue"] += is_overdue(match[STATE], match[DEADLINE], today)
     return counts

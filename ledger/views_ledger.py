@@ -91,11 +91,11 @@ def _state_rows(user, counts: dict[str, int]) -> list[tuple[str, str, int]]:
 
 @login_required
 def item_list(request: HttpRequest) -> HttpResponse:
-    ledger = ledger_items(user=request.user, params=request.GET)
     sort_name = request.GET.get("sort", DEFAULT_SORT)
     if sort_name not in SORTS:
         sort_name = DEFAULT_SORT
     option = SORTS[sort_name]
+    ledger = ledger_items(user=request.user, params=request.GET, sort=option.sort)
     try:
         size = int(request.GET.get("size", settings.LEDGER_PAGE_SIZE))
     except ValueError:
@@ -111,6 +111,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
         before=request.GET.get("before", ""),
         last=request.GET.get("last") == "1",
         parts=ledger.parts,
+        keys=ledger.keys(option.sort),
     )
     # The tabs count each state within the other filters, so they stay useful once one
     # state is chosen.

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from ledger import workflow
 from ledger.models import Item, Suggestion, overdue_condition
+from ledger.selectors import SORTS
 
 from .factory import in_days, make_item
 
@@ -174,6 +175,50 @@ def test_an_officials_pages_merge_led_and_shared_items_in_order(client, cast, so
     assert [i.number for i in narrowed.context["page"].rows] == [
         n for n in expected if n in set(led_by_traffic.values_list("number", flat=True))
     ]
+
+
+@pytest.mark.parametrize("sort", sorted(SORTS))
+@pytest.mark.parametrize("who", ["alice", "bob"])
+def test_a_keywords_pages_keep_the_lists_order_forward_and_back(
+    client, cast, sort, who, monkeypatch
+):
+    """A keyword's matches are paged from what its lookup read (``Ledger.keys``): walking
+    them forward and back gives the order the list without the keyword gives them."""
+    monkeypatch.setattr("ledger.views_ledger.PAGE_SIZES", (5, 200))
+    for n in range(47):
+        word = "停车" if n % 4 else "噪音"
+        item = make_item(cast.round, number=f"2019-{(n * 7) % 47:04d}", title=f"{word}问题{n}")
+        long_term = n % 9 == 0  # no deadline: after every dated item
+        workflow.assign(
+            item,
+            by=cast.alice,
+            leader=cast.leader,
+            lead_department=cast.edu if n % 3 else cast.traffic,
+            co_departments=[cast.edu] if n % 3 == 0 and n % 2 else [],
+            deadline=None if long_term else in_days(40 - n % 5),
+            long_term=long_term,
+        )
+    Item.objects.filter(number__endswith="3").update(percent=50)
+    Item.objects.filter(number__regex=r"[02468]$").update(state="in_progress", percent=20)
+    user = getattr(cast, who)
+    for state in ("", "in_progress"):
+        whole = get(client, user, sort=sort, size=200, state=state).context["page"].rows
+        expected = [i.number for i in whole if i.title.startswith("停车")]
+        assert len(expected) > 10
+        seen, params = [], {"size": 5, "sort": sort, "q": "停车", "state": state}
+        while True:
+            page = get(client, user, **params).context["page"]
+            seen += [i.number for i in page.rows]
+            if not page.has_next:
+                break
+            params["after"] = page.last_cursor
+        assert seen == expected
+        params.pop("after")
+        last = get(client, user, **params, last="1").context["page"]
+        assert [i.number for i in last.rows] == expected[-5:]
+        back = get(client, user, **params, before=last.first_cursor).context["page"]
+        assert [i.number for i in back.rows] == expected[-10:-5]
+        assert back.has_next
 
 
 def test_a_forged_cursor_gives_the_first_page(client, cast, ledger):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
@@ -139,7 +140,13 @@ class Ledger:
         at = {"id": 0, "deadline_key": DEADLINE}
         at.update((field, COLUMNS + i) for i, field in enumerate(self.filter.keyword_columns))
         where = [0, *(at[field] for field in sort.fields)]
-        return [tuple(_sort_value(match, i) for i in where) for match in self.matches.values()]
+        keys = list(map(itemgetter(*where), self.matches.values()))
+        if DEADLINE in where:  # as deadline_key, as ledger_items annotates it: none sorts last
+            j = where.index(DEADLINE)
+            keys = [
+                key if key[j] is not None else (*key[:j], FAR_FUTURE, *key[j + 1 :]) for key in keys
+            ]
+        return keys
 
     def counts(self, user: User) -> dict[str, int]:
         """Items per state and overdue for the state tabs: what ``every_state`` holds."""
@@ -156,12 +163,6 @@ def _columns(sort: Sort) -> tuple[str, ...]:
     """The columns a keyword's lookup reads for ``sort``: its fields but the id and the
     deadline, which it reads anyway."""
     return tuple(field for field in sort.fields if field not in ("id", "deadline_key"))
-
-
-def _sort_value(match: Match, i: int):
-    value = match[i]
-    # The deadline as deadline_key, as ledger_items annotates it: none sorts last.
-    return FAR_FUTURE if value is None and i == DEADLINE else value
 
 
 def state_counts(

@@ -456,6 +456,21 @@ def test_each_row_shows_its_light_deadline_flags_and_escapes_what_it_shows(clien
     assert '<span class="badge badge-assigned">已交办</span>' in row["c"]
 
 
+def test_rows_name_a_department_and_leader_newer_than_the_kept_names(client, cast, ledger):
+    """The list reads the items alone and names their departments and leaders from names
+    kept for seconds; a row naming one made since is not left without its name."""
+    from ledger.models import Department, Leader
+
+    client.force_login(cast.alice)
+    assert "<tr>" in client.get(reverse("ledger:items")).content.decode()  # names now kept
+    dept = Department.objects.create(name="市<数据>局")
+    leader = Leader.objects.create(name="周新", post="副市长")
+    Item.objects.filter(pk=ledger["d"].pk).update(lead_department=dept, leader=leader)
+    page = client.get(reverse("ledger:items"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    row = page[page.index(f'href="/items/{ledger["d"].pk}/"') :].split("</tr>")[0]
+    assert "市&lt;数据&gt;局" in row and "副市长 周新" in row
+
+
 def test_an_officials_overdue_list_takes_the_soonest_of_every_open_state(client, cast):
     from ledger.selectors import first_by_deadline
 

@@ -69,8 +69,10 @@ def ledger_items(*, user: User, params: Mapping, sort: Sort | None = None) -> Le
     matches = itemfilter.keyword_ids
     if state and matches is not None:
         # The keyword's lookup read each match's state: the list need not read the others.
+        # Their ids alone: with the state as a condition as well, SQLite read the page's
+        # rows through the state's index, every item in that state (17 ms at 100,000).
         matches = {pk: match for pk, match in matches.items() if match[STATE] == state}
-        items = finish(Item.objects.filter(pk__in=id_list(matches)))
+        items = finish(Item.objects.filter(pk__in=id_list(matches)), every_state=True)
     else:
         items = finish(filtered)
     narrowed = itemfilter.is_bound and (

@@ -96,6 +96,7 @@ def page(
     last: bool = False,
     parts: list[QuerySet] | None = None,
     keys: list[tuple] | None = None,
+    by_id: QuerySet | None = None,
 ) -> Page:
     """One page of ``queryset`` in ``sort`` order, one query of ``size + 1`` rows.
 
@@ -111,6 +112,10 @@ def page(
     ``keys``: ``queryset``'s rows as (id, *values of the sort fields), already read (a
     keyword's matches, ``filters.Match``). The database orders these values, which the query
     sends it, so no row is read but the page's.
+
+    ``by_id``: where the page's rows are read by their ids when ``parts`` or ``keys`` found
+    them (default ``queryset``): the ids already meet ``queryset``'s conditions, which need
+    not be tested again (SQLite read a whole round through them to find 21 rows).
     """
     position, backwards = None, last
     if after:
@@ -122,7 +127,8 @@ def page(
             ids = first_of_keys(keys, sort, kinds, position, backwards, size + 1)
         else:
             ids = _first_ids(parts, sort, position, backwards, size + 1)
-        found = {row.pk: row for row in queryset.filter(pk__in=ids)}
+        source = queryset if by_id is None else by_id
+        found = {row.pk: row for row in source.filter(pk__in=ids)}
         rows = [found[pk] for pk in ids if pk in found]
     else:
         qs = queryset

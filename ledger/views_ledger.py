@@ -145,6 +145,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
         last=request.GET.get("last") == "1",
         parts=ledger.parts,
         keys=ledger.keys(option.sort),
+        by_id=ledger.by_id,
     )
     # The tabs count each state within the other filters, so they stay useful once one
     # state is chosen.

@@ -338,6 +338,30 @@ def test_an_officials_counts_match_the_items_they_see(cast, narrowed):
     assert counts["overdue"] == 2
 
 
+@pytest.mark.parametrize("walk", [False, True], ids=["shares-by-id", "shares-walked"])
+def test_an_officials_list_filtered_by_a_lead_department_counts_and_lists_its_items(
+    client, cast, walk, monkeypatch
+):
+    """Filtered to their own department as lead, an official's shared part holds nothing,
+    and filtered to another, the led part; either is left out, and the list is the same."""
+    if walk:
+        monkeypatch.setattr("ledger.selectors.SHARES_WALK", 1)
+    for n in range(9):
+        lead = [cast.edu, cast.health, cast.traffic][n % 3]
+        co = [cast.edu] if n % 2 and lead != cast.edu else []
+        assign(cast, make_item(cast.round, title=f"问题{n}"), lead=lead, co=co)
+    workflow.start(Item.objects.get(title="问题0"), by=cast.bob)
+    visible = Item.objects.visible_to(cast.bob)
+    for lead in (cast.edu, cast.health, cast.traffic):
+        page = get(client, cast.bob, lead=lead.pk, size=200).context
+        expected = visible.filter(lead_department=lead).order_by("round_id", "number")
+        assert [i.pk for i in page["page"].rows] == [i.pk for i in expected]
+        assert {s: n for s, _label, n in page["states"]} == {
+            s: expected.filter(state=s).count() for s in Item.State.values if s != "draft"
+        }
+    assert visible.filter(lead_department=cast.health).count() == 2  # shared with 教育局
+
+
 def test_a_keyword_never_reaches_past_what_the_user_may_see(client, cast, ledger):
     client.force_login(cast.bob)  # 市教育局: 医院挂号难 is 卫健委's alone
     page = client.get(reverse("ledger:items"), {"q": "医院"}).content.decode()

@@ -182,6 +182,16 @@ def first_of_union(
     """The ids of the first ``n`` rows of the union of ``arms``, each a sliced
     ``values_list`` of an id and ``width`` sort columns in its own order, ordered by those
     columns (all ascending, or all descending) in one query."""
+    if not arms:
+        return []
+    return run_ids(arms[0].db, union_sql(arms, n, width, descending=descending))
+
+
+def union_sql(
+    arms: list[QuerySet], n: int, width: int, *, descending: bool = False
+) -> tuple[str, list] | None:
+    """first_of_union's query and its parameters, to run with ``run_ids`` (None: no arm can
+    match anything)."""
     sqls, params = [], []
     for arm in arms:
         try:
@@ -191,12 +201,19 @@ def first_of_union(
         sqls.append(f"SELECT * FROM ({sql}) part_{len(sqls)}")
         params += arm_params
     if not sqls:
-        return []
+        return None
     direction = "DESC" if descending else "ASC"
     # By position: the columns after the id are the sort columns, in order.
     columns = ", ".join(f"{i} {direction}" for i in range(2, width + 2))
-    with connections[arms[0].db].cursor() as cursor:
-        cursor.execute(f"{' UNION ALL '.join(sqls)} ORDER BY {columns} LIMIT {int(n)}", params)
+    return f"{' UNION ALL '.join(sqls)} ORDER BY {columns} LIMIT {int(n)}", params
+
+
+def run_ids(using: str, built: tuple[str, list] | None) -> list[int]:
+    """The first column of each row of ``built`` (union_sql's)."""
+    if built is None:
+        return []
+    with connections[using].cursor() as cursor:
+        cursor.execute(*built)
         return [row[0] for row in cursor.fetchall()]
 
 

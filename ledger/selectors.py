@@ -325,9 +325,15 @@ def _run_counts(built: tuple[str, list] | None) -> dict[str, int]:
     return counts
 
 
-def first_by_deadline(user: User, condition: Q, n: int = 10) -> list[Item]:
+def first_by_deadline(
+    user: User, condition: Q, n: int = 10, *, key: tuple | None = None
+) -> list[Item]:
     """The first ``n`` open items this user sees that meet ``condition`` (on deadline),
     soonest deadline first: an official's and a leader's working lists.
+
+    ``key`` names ``condition``, with the day it depends on: an official's query, the same
+    for everyone in the department that day, is then built once and kept (building its six
+    arms cost more than running them: 12 ms against 1 ms on SQLite).
 
     For an official, each open state of the led part and of the shared part (the latter on
     the co-department rows' copy of state and deadline) is read through its own index,
@@ -342,23 +348,36 @@ def first_by_deadline(user: User, condition: Q, n: int = 10) -> list[Item]:
         items = Item.objects.visible_to(user).filter(condition)
         return list(items.select_related(*columns).order_by("deadline", "id")[:n])
     department = user.department_id
-    arms = []
-    for state in Item.OPEN_STATES:
-        arms.append(
-            Item.objects.filter(condition, lead_department_id=department, state=state)
-            .order_by("deadline", "id")
-            .values_list("id", "deadline", "id")[:n]
-        )
-        arms.append(
-            CoDepartment.objects.filter(condition, department_id=department, state=state)
-            .exclude(lead_department_id=department)
-            .order_by("deadline", "item_id")
-            .values_list("item_id", "deadline", "item_id")[:n]
-        )
-    ids = paging.first_of_union(arms, n, 2)  # by deadline, then id
+    kept = None if key is None else (key, department, n)
+    if kept in _FIRST_SQL:
+        built = _FIRST_SQL[kept]
+    else:
+        arms = []
+        for state in Item.OPEN_STATES:
+            arms.append(
+                Item.objects.filter(condition, lead_department_id=department, state=state)
+                .order_by("deadline", "id")
+                .values_list("id", "deadline", "id")[:n]
+            )
+            arms.append(
+                CoDepartment.objects.filter(condition, department_id=department, state=state)
+                .exclude(lead_department_id=department)
+                .order_by("deadline", "item_id")
+                .values_list("item_id", "deadline", "item_id")[:n]
+            )
+        built = paging.union_sql(arms, n, 2)  # by deadline, then id
+        if kept is not None:
+            _FIRST_SQL[kept] = built
+            while len(_FIRST_SQL) > 512:
+                _FIRST_SQL.pop(next(iter(_FIRST_SQL)))
+    ids = paging.run_ids(Item.objects.db, built)
     return list(
         Item.objects.filter(pk__in=ids).select_related(*columns).order_by("deadline", "id")[:n]
     )
+
+
+# (key, department, n) → first_by_deadline's query for an official; a few hundred at most.
+_FIRST_SQL: dict[tuple, tuple[str, list] | None] = {}
 
 
 def grouped_counts(items: QuerySet[Item]) -> dict[str, int]:

@@ -193,9 +193,12 @@ def home(request: HttpRequest) -> HttpResponse:
         }
     else:
         # An official's or leader's working lists: what is late, and what falls due soon.
-        context["overdue"] = first_by_deadline(user, overdue_condition(today))
+        days = settings.DUE_SOON_DAYS
+        context["overdue"] = first_by_deadline(
+            user, overdue_condition(today), key=("overdue", today)
+        )
         context["due_soon"] = first_by_deadline(
-            user, due_within_condition(settings.DUE_SOON_DAYS, today)
+            user, due_within_condition(days, today), key=("due", days, today)
         )
         if user.is_leader:
             context["recent"] = list(

@@ -284,6 +284,19 @@ def test_home_for_an_official_lists_overdue_and_due_soon(client, cast, ledger):
     assert "医院挂号难" not in html
 
 
+def test_an_officials_home_lists_what_fell_overdue_since_the_last_view(client, cast, ledger):
+    """The home's query is built once a day and kept; its rows are read on every view."""
+    client.force_login(cast.bob)
+
+    def overdue_titles():
+        return [i.title for i in client.get(reverse("ledger:home")).context["overdue"]]
+
+    assert overdue_titles() == []
+    Item.objects.filter(pk=ledger["c"].pk).update(deadline=in_days(-1))
+    Item.objects.filter(pk=ledger["a"].pk).update(deadline=in_days(-4))
+    assert overdue_titles() == ["学校周边交通拥堵", "课后服务收费"]
+
+
 def test_home_for_a_supervisor_shows_the_queue(client, cast, ledger):
     workflow.decline(ledger["a"], by=cast.bob, reason="不属于本单位")
     client.force_login(cast.alice)

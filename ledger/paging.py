@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, Expression, F, QuerySet, Value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,16 +27,45 @@ class Sort:
         down = self.descending != reverse
         return [F(f).desc() if down else F(f).asc() for f in self.fields]
 
-    def after(self, values: list, reverse: bool = False) -> Q:
-        """Rows strictly after ``values`` in this order (before them, with ``reverse``)."""
+    def after(self, values: list, reverse: bool = False) -> RowAfter:
+        """Rows strictly after ``values`` in this order (before them, with ``reverse``).
+
+        One row-value comparison, ``(a, b) > (x, y)``, not its expansion
+        ``a > x OR (a = x AND b > y)``: both databases start an index range scan at a
+        row value, while the OR form is tested row by row from the start of the index, so
+        a page in the middle of a million items cost what OFFSET would (158 ms)."""
         down = self.descending != reverse
-        op = "lt" if down else "gt"
-        condition = Q()
-        for i, field in enumerate(self.fields):
-            step = Q(**{f"{f}": v for f, v in zip(self.fields[:i], values[:i], strict=True)})
-            step &= Q(**{f"{field}__{op}": values[i]})
-            condition |= step
-        return condition
+        return RowAfter(self.fields, values, "<" if down else ">")
+
+
+class RowAfter(Expression):
+    """``(field, …) > (value, …)`` (or ``<``) as a filter condition."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, fields: tuple[str, ...], values: list, op: str) -> None:
+        super().__init__()
+        if op not in ("<", ">") or len(fields) != len(values):
+            raise ValueError("a row comparison takes < or > and one value per field")
+        self.op = op
+        self.width = len(fields)
+        self.sides = [F(f) for f in fields] + [Value(v) for v in values]
+
+    def get_source_expressions(self) -> list:
+        return self.sides
+
+    def set_source_expressions(self, exprs) -> None:
+        self.sides = list(exprs)
+
+    def as_sql(self, compiler, connection) -> tuple[str, list]:
+        sqls, params = [], []
+        for expression in self.sides:
+            sql, more = compiler.compile(expression)
+            sqls.append(sql)
+            params += more
+        left, right = ", ".join(sqls[: self.width]), ", ".join(sqls[self.width :])
+        return f"({left}) {self.op} ({right})", params
 
 
 def encode(values: list) -> str:

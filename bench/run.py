@@ -1501,7 +1501,66 @@ def measure_ledger_pages(bench: Bench) -> list[Figure]:
             last_page.detail = f"{last_page.data['queries']} queries, {ratio:.2f}× the first page"
             last_page.data["ratio_to_first"] = ratio
             figures += [first_page, last_page]
+        figures += _other_positions(bench, client, user, who)
     return figures
+
+
+def _other_positions(bench: Bench, client: Client, user: User, who: str) -> list[Figure]:
+    """The same list (no filter) at a page in its middle, reached by the cursor a "next"
+    link carries, and sorted by deadline (first and last page): keyset paging must read the
+    same few rows there as at either end of the default order."""
+    from django.conf import settings
+    from django.http import QueryDict
+    from django.urls import reverse
+
+    from ledger.paging import encode
+    from ledger.selectors import SORTS, ledger_items
+
+    base = reverse("ledger:items")
+    size = settings.LEDGER_PAGE_SIZE
+    items = ledger_items(user=user, params=QueryDict()).items
+    ordered = items.order_by("round_id", "number")
+    middle = ordered.count() // 2
+    at, after = ordered.values_list("round_id", "number")[middle : middle + 2]
+    figures = [
+        time_page(
+            bench,
+            client,
+            f"{base}?after={encode(list(at))}",
+            f"ledger middle page, {who}",
+            who,
+            f"after item {middle + 1:,} of the list's order, {size} a page",
+            f"< {LIST_MS:g} ms",
+            after[1],
+        )
+    ]
+    by_deadline = items.order_by(*SORTS["deadline"].sort.order_by()).values_list(
+        "number", flat=True
+    )
+    first_page = time_page(
+        bench,
+        client,
+        f"{base}?sort=deadline",
+        f"ledger by deadline first page, {who}",
+        who,
+        f"soonest deadline first, {size} a page",
+        f"< {LIST_MS:g} ms",
+        by_deadline.first(),
+    )
+    last_page = time_page(
+        bench,
+        client,
+        f"{base}?sort=deadline&last=1",
+        f"ledger by deadline last page, {who}",
+        who,
+        "",
+        f"< {LIST_MS:g} ms; ≤ {GROWTH:g}× first",
+        by_deadline.last(),
+    )
+    ratio = last_page.value / first_page.value
+    last_page.detail = f"{last_page.data['queries']} queries, {ratio:.2f}× the first page"
+    last_page.data["ratio_to_first"] = ratio
+    return [*figures, first_page, last_page]
 
 
 def measure_home(bench: Bench) -> list[Figure]:

@@ -9,19 +9,25 @@ from operator import itemgetter
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BigIntegerField, Count, DateField, F, Func, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet
 from django.utils import timezone
 
 from . import paging
 from .filters import COLUMNS, DEADLINE, STATE, ItemFilter, Match, id_list
-from .models import CoDepartment, Item, User, is_overdue, overdue_condition
+from .models import (
+    FAR_FUTURE,
+    CoDepartment,
+    Item,
+    User,
+    deadline_key,
+    is_overdue,
+    overdue_condition,
+)
 from .paging import Sort
 
 # Counts above the list stop at this many: beyond it a count would read every matching row
 # of a large ledger on every page view, and "1,000+" says as much as the exact figure.
 COUNT_CAP = 1_000
-FAR_FUTURE = datetime.date(9999, 12, 31)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,9 +66,7 @@ def ledger_items(*, user: User, params: Mapping, sort: Sort | None = None) -> Le
     state = itemfilter.form.cleaned_data.get("state") if itemfilter.is_bound else None
 
     def finish(queryset: QuerySet[Item], *, every_state: bool = False) -> QuerySet[Item]:
-        queryset = queryset.annotate(
-            deadline_key=Coalesce("deadline", Value(FAR_FUTURE), output_field=DateField())
-        )
+        queryset = queryset.annotate(deadline_key=deadline_key())
         return queryset.filter(state=state) if state and not every_state else queryset
 
     every_state = finish(filtered, every_state=True)
@@ -85,6 +89,14 @@ def ledger_items(*, user: User, params: Mapping, sort: Sort | None = None) -> Le
     )
     parts = counted = None
     keyword = itemfilter.is_bound and itemfilter.form.cleaned_data.get("q")
+    # Every state, in an order other than the default: one part per state, each a range of
+    # an index (state, …order…, id), merged page by page (see _by_state).
+    split_states = (
+        not keyword and not state and sort is not None and sort != SORTS[DEFAULT_SORT].sort
+    )
+    states = _states_within(user, itemfilter) if split_states else None
+    if not user.is_official and states is not None:
+        parts = [finish(filtered).filter(state=s) for s in states]
     if user.is_official and not keyword:
         # Led by the department, and shared with it: together what the official sees
         # (``visible_to``), each with an index in the list's order. The same filters are
@@ -99,12 +111,27 @@ def ledger_items(*, user: User, params: Mapping, sort: Sort | None = None) -> Le
             return halves
 
         parts = [finish(part) for part in split(_walk_shares(department))]
+        if states is not None:
+            # Each part one state at a time: the shared part too, which walks the state's
+            # range of the order's index and tests each item for a share (sorting the
+            # 62,000 items a busy department shares took 220 ms at a million items).
+            parts = [part.filter(state=s) for part in parts for s in states]
         # The counts read the same halves (each without the "led or shared" condition of
         # ``visible_to``, which SQLite tested on every row of every count), by id.
         counted = [finish(part, every_state=True) for part in split(walk=False)]
     # The page's rows, once parts or a keyword's matches have found their ids.
     by_id = finish(Item.objects.all(), every_state=True)
     return Ledger(itemfilter, items, every_state, narrowed, parts, matches, counted, by_id)
+
+
+def _states_within(user: User, itemfilter: ItemFilter) -> list[str]:
+    """The states an item of this list can be in: drafts only for those who see them,
+    open states only when the list is of overdue items (a draft part would otherwise be
+    read to its end to find none)."""
+    states = [s for s in Item.State.values if s != Item.State.DRAFT or user.is_supervisor]
+    if itemfilter.is_bound and getattr(itemfilter.form, "cleaned_data", {}).get("overdue"):
+        states = [s for s in states if s in Item.OPEN_STATES]
+    return states
 
 
 def led_and_shared(

@@ -90,7 +90,7 @@ def ledger_items(*, user: User, params: Mapping, sort: Sort | None = None) -> Le
     parts = counted = None
     keyword = itemfilter.is_bound and itemfilter.form.cleaned_data.get("q")
     # Every state, in an order other than the default: one part per state, each a range of
-    # an index (state, …order…, id), merged page by page (see _by_state).
+    # an index (state, …order…, id), merged page by page (paging.page's ``parts``).
     split_states = (
         not keyword and not state and sort is not None and sort != SORTS[DEFAULT_SORT].sort
     )
@@ -210,8 +210,9 @@ class Ledger:
     # ``items`` as a keyword's lookup read them (its matches in the chosen state), when it
     # listed them: what ``keys`` pages. None: no keyword, or one too common to list.
     matches: dict[int, Match] | None = None
-    # ``every_state`` as the same disjoint parts as ``parts``, for the counts. None: as
-    # ``parts``.
+    # An official's ``every_state`` led by the department (a list of it, or an empty list
+    # when the list is filtered to another lead department), for the counts; the shared
+    # part is ``shared_counted``. None: not an official's list, or a keyword's.
     counted: list[QuerySet[Item]] | None = None
     # Every item, with the list's annotations: where ``paging.page`` reads a page's rows by
     # the ids ``parts`` or ``matches`` found (within the user's reach and the filters).
@@ -267,7 +268,7 @@ class Ledger:
             # indexes. The shared part's have no such index once another filter applies:
             # each capped count joined every item the department shares to the filter's
             # items again (73 ms a count for a round at 100,000 items); one grouped pass
-            # joins them once (a round: 86 ms → 34 ms a page at 100,000 items, 241 → 226
+            # joins them once (a round: 86 → 38 ms a page at 100,000 items, 241 → 221 ms
             # at a million).
             led = state_counts(user, parts=self.counted) if self.counted else None
             return _sum_counts([*([led] if led else []), *shared])

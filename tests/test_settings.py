@@ -72,6 +72,20 @@ def test_postgresql_is_chosen_by_url():
     ], result.stderr
 
 
+def test_postgresql_sessions_plan_for_memory_not_a_spinning_disk():
+    """The keyword's trigram index is followed, not a whole-table scan, only with a random
+    page cost near the sequential one (see the settings' comment)."""
+    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"
+    result = manage(
+        "shell",
+        "-c",
+        code,
+        **(PRODUCTION | {"DATABASE_URL": "postgres://u:p@db.internal:5433/rectify"}),
+    )
+    assert "-c random_page_cost=1.1" in result.stdout, result.stderr
+    assert "-c jit=off" in result.stdout
+
+
 def test_sqlite_is_the_default():
     code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
     result = manage("shell", "-c", code, **PRODUCTION)

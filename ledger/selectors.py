@@ -62,6 +62,17 @@ def ledger_items(*, user: User, params: Mapping, sort: Sort | None = None) -> Le
     itemfilter = ItemFilter(params or None, queryset=Item.objects.visible_to(user))
     if sort is not None:
         itemfilter.keyword_columns = _columns(sort)
+    if user.is_official and itemfilter.is_bound and itemfilter.form.is_valid():
+        # A keyword's lookup reads the led and the shared part apart, leaving out the one
+        # a lead department filter empties (see led_and_shared).
+        department, lead = user.department_id, _lead(itemfilter)
+        shares = CoDepartment.objects.filter(department_id=department).values("item_id")
+        parts = []
+        if lead is None or lead == department:
+            parts.append(Q(lead_department_id=department))
+        if lead is None or lead != department:
+            parts.append(Q(pk__in=shares) & ~Q(lead_department_id=department))
+        itemfilter.keyword_parts = tuple(parts)
     filtered = itemfilter.qs  # validates the form first
     state = itemfilter.form.cleaned_data.get("state") if itemfilter.is_bound else None
 
@@ -254,8 +265,10 @@ class Ledger:
             return counts_of(self.ids.values())
         if self.filter.keyword_scans:
             # Every capped count arm would scan the ledger for the word (2.1 s at a million
-            # items for 盲道); one grouped pass reads each row once (1.2 s).
-            return grouped_counts(self.every_state)
+            # items for 盲道); one grouped pass reads each row once (1.2 s). An official's
+            # reach in its two parts, each through its own index: as one "led or shared"
+            # condition it was tested on every row of the ledger (3.9 s for 学校).
+            return _sum_counts(map(grouped_counts, _count_parts(user, self.every_state)))
         if not self.narrowed:
             return state_counts(user)
         if self.counted is not None:

@@ -445,6 +445,29 @@ def test_a_keyword_finds_an_item_by_its_number_in_either_case(client, cast, ledg
         assert "校舍老旧" in page and "学校周边交通拥堵" not in page, typed
 
 
+def test_a_short_word_matches_in_either_case_and_only_within_reach(client, cast, ledger):
+    """One or two characters make no trigram, so PostgreSQL tests them with STRPOS rather
+    than through the index, and an official's lookup reads the led and the shared part
+    apart: the same matches either way, in either case, never past the user's reach."""
+    Suggestion.objects.create(round=cast.round, seq=2, item=ledger["a"], text="建议增设5g基站")
+    Suggestion.objects.create(round=cast.round, seq=3, item=ledger["d"], text="医院5G信号差")
+    for typed in ("5g", "5G", "５Ｇ"):  # full-width, as a Chinese IME types it
+        assert sorted(titles(get(client, cast.alice, q=typed))) == [
+            "医院挂号难",
+            "学校周边交通拥堵",
+        ]
+        # 教育局 leads 学校周边交通拥堵; 医院挂号难 is 卫健委's alone.
+        assert titles(get(client, cast.bob, q=typed)) == ["学校周边交通拥堵"]
+        # 交通局 shares 学校周边交通拥堵, which 教育局 leads.
+        assert titles(get(client, cast.carol, q=typed)) == ["学校周边交通拥堵"]
+    counts = {v: n for v, _, n in get(client, cast.carol, q="5g").context["states"]}
+    assert counts == {"assigned": 1, "in_progress": 0, "requested": 0, "closed": 0}
+    # Filtered to another lead department, an official's shared part alone is read.
+    assert titles(get(client, cast.carol, q="5g", lead=cast.edu.pk)) == ["学校周边交通拥堵"]
+    assert titles(get(client, cast.carol, q="5g", lead=cast.traffic.pk)) == []
+    assert titles(get(client, cast.bob, q="5g", lead=cast.edu.pk)) == ["学校周边交通拥堵"]
+
+
 def test_the_chosen_filters_stay_chosen_in_their_dropdowns(client, cast, ledger):
     client.force_login(cast.alice)
     page = client.get(

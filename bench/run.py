@@ -1497,12 +1497,17 @@ def measure_ledger_pages(bench: Bench) -> list[Figure]:
                 f"< {LIST_MS:g} ms; ≤ {GROWTH:g}× first",
                 last,
             )
-            ratio = last_page.value / first_page.value
-            last_page.detail = f"{last_page.data['queries']} queries, {ratio:.2f}× the first page"
-            last_page.data["ratio_to_first"] = ratio
+            _compare_to_first(last_page, first_page)
             figures += [first_page, last_page]
         figures += _other_positions(bench, client, user, who)
     return figures
+
+
+def _compare_to_first(last_page: Figure, first_page: Figure) -> None:
+    """Say in the last page's figure how its time compares to the first page's."""
+    ratio = last_page.value / first_page.value
+    last_page.detail = f"{last_page.data['queries']} queries, {ratio:.2f}× the first page"
+    last_page.data["ratio_to_first"] = ratio
 
 
 def _other_positions(bench: Bench, client: Client, user: User, who: str) -> list[Figure]:
@@ -1557,9 +1562,7 @@ def _other_positions(bench: Bench, client: Client, user: User, who: str) -> list
         f"< {LIST_MS:g} ms; ≤ {GROWTH:g}× first",
         by_deadline.last(),
     )
-    ratio = last_page.value / first_page.value
-    last_page.detail = f"{last_page.data['queries']} queries, {ratio:.2f}× the first page"
-    last_page.data["ratio_to_first"] = ratio
+    _compare_to_first(last_page, first_page)
     return [*figures, first_page, last_page]
 
 

@@ -40,9 +40,9 @@ def id_list(ids: Iterable[int]) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
 
 
-def _through_bitmaps(rows: QuerySet, word: str) -> list[tuple]:
-    """``rows`` read with PostgreSQL told to use bitmap scans only, when ``word`` has a
-    trigram (three letters or digits in a row).
+def _through_bitmaps(rows: QuerySet) -> list[tuple]:
+    """``rows``, the lookup of a word with a trigram, read with PostgreSQL told to use
+    bitmap scans only.
 
     The lookup reads every match up to the cap, so the trigram index is the way to them; but
     the planner prices a LIKE on a row at a hundredth of the microsecond it takes, and would
@@ -54,8 +54,6 @@ def _through_bitmaps(rows: QuerySet, word: str) -> list[tuple]:
     Set for this session and reset to the server's values once the rows are read, whatever
     happens: a connection is kept for the next request.
     """
-    if connection.vendor != "postgresql" or not _TRIGRAM.search(word):
-        return list(rows)
     with connections[rows.db].cursor() as cursor:
         cursor.execute(
             "SELECT set_config('enable_seqscan', 'off', false),"
@@ -72,6 +70,10 @@ def _through_bitmaps(rows: QuerySet, word: str) -> list[tuple]:
 _TRIGRAM = re.compile(r"[^\W_]{3}")
 
 
+def _has_trigram(word: str) -> bool:
+    return _TRIGRAM.search(word) is not None
+
+
 def _contains(word: str) -> Q:
     """The item's search text holds ``word``, in any case.
 
@@ -80,7 +82,7 @@ def _contains(word: str) -> Q:
     ledger for it, to be checked one by one (728 ms at a million items, before the
     bitmap with the round and department could narrow them), and STRPOS tests a row in
     two thirds of LIKE's time."""
-    if connection.vendor == "postgresql" and not _TRIGRAM.search(word):
+    if connection.vendor == "postgresql" and not _has_trigram(word):
         position = StrIndex(Upper("search"), Upper(Value(word)))
         return Q(GreaterThan(position, 0))
     return Q(search__icontains=word)
@@ -126,7 +128,7 @@ class ItemFilter(django_filters.FilterSet):
     # The columns the keyword's lookup reads of each match besides its state and deadline
     # (``Match``): set by the list to those it sorts by.
     keyword_columns: tuple[str, ...] = ()
-    # A word too common to list and too short for a trigram (one or two characters): no
+    # A word too common to list and without a trigram (most often one or two characters): no
     # index finds its matches, so counting them means reading the ledger (see Ledger.counts).
     keyword_scans: bool = False
     # Disjoint conditions whose union is the user's reach, each with an index of its own
@@ -175,21 +177,22 @@ class ItemFilter(django_filters.FilterSet):
             # test for the reach one by one; a word without one is a scan of the ledger,
             # cheaper as one scan per part, each through its own index, in one query (SQLite
             # cannot limit the arms of a UNION: there it stays one scan).
+            trigram = _has_trigram(word)
             split = (
                 self.keyword_parts
-                if not _TRIGRAM.search(word)
-                and connection.features.supports_slicing_ordering_in_compound
+                if not trigram and connection.features.supports_slicing_ordering_in_compound
                 else (Q(),)
             )
             parts = [rows.filter(part)[: KEYWORD_IDS + 1] for part in split]
             lookup = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-            read = _through_bitmaps(lookup, word)
+            bitmaps = trigram and connection.vendor == "postgresql"
+            read = _through_bitmaps(lookup) if bitmaps else list(lookup)
             ids = {row[0]: row for row in read[: KEYWORD_IDS + 1]}
             if not ids:
                 return queryset.none()
             if len(ids) > KEYWORD_IDS:
                 self.keyword_ids = None
-                self.keyword_scans = self.keyword_scans or len(word) < 3
+                self.keyword_scans = self.keyword_scans or not trigram
                 queryset = matching
                 continue
             self.keyword_ids = ids

@@ -1,92 +1,84 @@
-"""Django admin for the reference data: departments, leaders, categories, rounds and users.
+"""Django's admin, for the administrator (系统管理员) alone: departments and leaders.
 
-Items are changed through the workflow, never here: the admin shows them read-only, so
-that no state changes without its event.
+Everything else has a page of its own: accounts, bulk set-up and unlocking under
+``/manage/`` (ledger.administration), rounds and their categories on the intake pages,
+items through the workflow. The site admits administrators only (``RectifyAdminSite``), so
+a supervisor, official or leader who opens ``/admin/`` is sent to sign in as one. A
+department or leader that anything refers to is never deleted, only deactivated: the
+history keeps the name it had.
 """
 
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.utils.translation import gettext_lazy as _
+from __future__ import annotations
 
-from .models import Category, Department, Event, Item, Leader, Round, User
+from django.contrib import admin, messages
+from django.contrib.auth.models import Group
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_tasks_db.models import DBTaskResult
+
+from .administration.accounts import in_use
+from .models import Department, Leader
+
+# Groups would duplicate the roles (ledger.auth.ROLE_PERMISSIONS); the background jobs are
+# the workflow's, shown on their own pages to those who started them.
+for model in (Group, DBTaskResult):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+class ReferenceAdmin(admin.ModelAdmin):
+    """Reorder and (de)activate in the list; delete only what nothing refers to."""
+
+    list_editable = ["order", "is_active"]
+    list_filter = ["is_active"]
+    actions = ["deactivate", "activate"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # "Delete selected" would delete rows that items still refer to.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or not in_use(obj))
+
+    @admin.action(description=_("Deactivate the selected (kept on old items)"))
+    def deactivate(self, request, queryset) -> None:
+        n = queryset.update(is_active=False)
+        self.message_user(
+            request,
+            ngettext("%(n)d deactivated.", "%(n)d deactivated.", n) % {"n": n},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Activate the selected"))
+    def activate(self, request, queryset) -> None:
+        n = queryset.update(is_active=True)
+        self.message_user(
+            request,
+            ngettext("%(n)d activated.", "%(n)d activated.", n) % {"n": n},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "order", "is_active"]
-    list_editable = ["order", "is_active"]
-    list_filter = ["is_active"]
-    search_fields = ["name"]
+class DepartmentAdmin(ReferenceAdmin):
+    list_display = ["name", "email", "order", "is_active", "official_count"]
+    search_fields = ["name", "email"]
+    fields = ["name", "email", "order", "is_active"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(officials=Count("users"))
+
+    @admin.display(description=_("accounts"), ordering="officials")
+    def official_count(self, obj) -> int:
+        return obj.officials
 
 
 @admin.register(Leader)
-class LeaderAdmin(admin.ModelAdmin):
-    list_display = ["name", "post", "order", "is_active"]
-    list_editable = ["order", "is_active"]
-    list_filter = ["is_active"]
+class LeaderAdmin(ReferenceAdmin):
+    list_display = ["name", "post", "term_start", "term_end", "order", "is_active"]
     search_fields = ["name", "post"]
-
-
-class CategoryInline(admin.TabularInline):
-    model = Category
-    extra = 1
-
-
-@admin.register(Round)
-class RoundAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "year", "kind", "document_number", "received_on"]
-    list_filter = ["kind", "year"]
-    search_fields = ["name", "document_number"]
-    inlines = [CategoryInline]
-
-
-@admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "round", "order"]
-    list_filter = ["round"]
-    search_fields = ["name"]
-
-
-@admin.register(User)
-class UserAdmin(BaseUserAdmin):
-    list_display = ["username", "last_name", "first_name", "role", "department", "is_active"]
-    list_filter = ["role", "department", "is_active", "is_superuser"]
-    list_select_related = ["department"]
-    fieldsets = (
-        *BaseUserAdmin.fieldsets,
-        (_("Role in Rectify"), {"fields": ("role", "department", "leader")}),
-    )
-    add_fieldsets = (
-        *BaseUserAdmin.add_fieldsets,
-        (_("Role in Rectify"), {"fields": ("role", "department", "leader")}),
-    )
-
-
-class EventInline(admin.TabularInline):
-    model = Event
-    extra = 0
-    can_delete = False
-    fields = ["at", "actor", "kind", "from_state", "to_state", "note"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
-    list_display = ["number", "title", "round", "state", "lead_department", "deadline"]
-    list_filter = ["round", "state", "track"]
-    list_select_related = ["round", "lead_department"]
-    search_fields = ["number", "title"]
-    show_full_result_count = False  # no COUNT(*) over the whole ledger on every page
-    inlines = [EventInline]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    fields = ["name", "post", "term_start", "term_end", "order", "is_active"]

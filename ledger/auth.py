@@ -1,9 +1,21 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
+# What a role may manage in Django's admin, granted by the role itself rather than by groups
+# that would have to be kept in step with it: the role is the one truth (三员,
+# docs/administration.md). Deleting is further limited to rows nothing refers to.
+ROLE_PERMISSIONS = {
+    "administrator": frozenset(
+        f"ledger.{action}_{model}"
+        for model in ("department", "leader")
+        for action in ("view", "add", "change", "delete")
+    ),
+}
+
 
 class RectifyBackend(ModelBackend):
-    """Django's model backend, loading the signed-in user with their department and leader.
+    """Django's model backend, loading the signed-in user with their department and leader,
+    and granting each role the admin permissions of what it manages.
 
     The user is loaded on every request and every page's header names their department:
     one join here instead of one more query per page.
@@ -18,3 +30,9 @@ class RectifyBackend(ModelBackend):
         except user_model.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None
+
+    def get_all_permissions(self, user_obj, obj=None):
+        granted = super().get_all_permissions(user_obj, obj)
+        if not user_obj.is_active or obj is not None:
+            return granted
+        return granted | ROLE_PERMISSIONS.get(user_obj.role, frozenset())

@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
@@ -24,3 +26,25 @@ class ChosenLanguageMiddleware:
         patch_vary_headers(response, ("Cookie",))
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class PasswordChangeRequiredMiddleware:
+    """Someone signed in with a one-time password (a new or reset account) may open the
+    password page, sign out and switch language, and nothing else, until they have chosen
+    their own password."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if user.is_authenticated and user.must_change_password:
+            allowed = (
+                reverse("password-change"),
+                reverse("logout"),
+                reverse("set_language"),
+                settings.STATIC_URL,
+            )
+            if not request.path.startswith(allowed):
+                return redirect("password-change")
+        return self.get_response(request)

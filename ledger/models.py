@@ -55,6 +55,8 @@ class Leader(models.Model):
 
     name = models.CharField(_("name"), max_length=50)
     post = models.CharField(_("post"), max_length=100, help_text=_("e.g. 常务副市长"))
+    term_start = models.DateField(_("term starts"), null=True, blank=True)
+    term_end = models.DateField(_("term ends"), null=True, blank=True)
     order = models.PositiveIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -77,6 +79,8 @@ class User(AbstractUser):
         SUPERVISOR = "supervisor", _("Supervisor")
         OFFICIAL = "official", _("Department official")
         LEADER = "leader", _("Leader")
+        # Accounts and reference data, no part in the workflow (docs/administration.md).
+        ADMINISTRATOR = "administrator", _("Administrator")
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
     department = models.ForeignKey(
@@ -96,6 +100,9 @@ class User(AbstractUser):
         related_name="user",
         help_text=_("For a leader's account: the leader it signs in as."),
     )
+    # Set when an administrator gives out a one-time password: the next sign-in leads to
+    # the password page and nowhere else until the person has chosen their own.
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("user")
@@ -115,7 +122,13 @@ class User(AbstractUser):
 
     @property
     def is_supervisor(self) -> bool:
-        return self.is_active and (self.role == self.Role.SUPERVISOR or self.is_superuser)
+        return self.is_active and self.role == self.Role.SUPERVISOR
+
+    @property
+    def is_administrator(self) -> bool:
+        """Accounts and reference data. A superuser made by ``createsuperuser`` is one too,
+        and like every administrator sees no item (三员: docs/administration.md)."""
+        return self.is_active and (self.role == self.Role.ADMINISTRATOR or self.is_superuser)
 
     @property
     def is_official(self) -> bool:
@@ -124,6 +137,11 @@ class User(AbstractUser):
     @property
     def is_leader(self) -> bool:
         return self.is_active and self.role == self.Role.LEADER and self.leader_id is not None
+
+    @property
+    def works_on_items(self) -> bool:
+        """A supervisor, official or leader: someone the ledger's pages are for."""
+        return self.is_supervisor or self.is_official or self.is_leader
 
     def display_name(self) -> str:
         return self.get_full_name() or self.username
@@ -159,6 +177,27 @@ class Round(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def start_categories(self) -> list[Category]:
+        """Give a new round the categories of the round before it, in their order, or the
+        six the published notices name when it is the first (docs/administration.md)."""
+        before = (
+            Round.objects.exclude(pk=self.pk)
+            .filter(categories__isnull=False)
+            .order_by("-year", "-created_at", "-pk")
+            .first()
+        )
+        if before is not None:
+            names = [c.name for c in before.categories.order_by("order", "name")]
+        else:
+            names = list(DEFAULT_CATEGORIES)
+        return Category.objects.bulk_create(
+            Category(round=self, name=name, order=(n + 1) * 10) for n, name in enumerate(names)
+        )
+
+
+# The six fields (类别) a city's published notice sorts its feedback into.
+DEFAULT_CATEGORIES = ("经济发展", "教育事业", "社会保障", "交通建设", "环境保护", "社会治安")
 
 
 class Category(models.Model):
@@ -529,6 +568,16 @@ class Suggestion(models.Model):
     region = models.CharField(_("region"), max_length=50, blank=True)
     channel = models.CharField(_("channel"), max_length=50, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # The round's category the supervisor mapped ``category_text`` to at import, when the
+    # text as received is not itself the name of one (docs/intake.md).
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="suggestions",
+    )
     item = models.ForeignKey(
         Item,
         verbose_name=_("item"),

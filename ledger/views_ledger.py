@@ -6,8 +6,8 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -122,8 +122,15 @@ def _state_rows(user, counts: dict[str, int]) -> list[tuple[str, str, int]]:
     ]
 
 
+def _administrator_only(user) -> bool:
+    """An administrator sees no item (三员): their home is system administration."""
+    return user.is_administrator and not user.works_on_items
+
+
 @login_required
 def item_list(request: HttpRequest) -> HttpResponse:
+    if _administrator_only(request.user):
+        raise Http404
     sort_name = request.GET.get("sort", DEFAULT_SORT)
     if sort_name not in SORTS:
         sort_name = DEFAULT_SORT
@@ -173,6 +180,8 @@ def item_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if _administrator_only(user):
+        return redirect("manage:hub")
     counts = state_counts(user)
     today = timezone.localdate()
     columns = ("round", "lead_department")

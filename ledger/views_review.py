@@ -11,8 +11,6 @@ Out of reach is 404 (DESIGN.md): anyone but a supervisor is told these pages do 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -30,6 +28,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from . import workflow
+from .access import supervisor_required
 from .forms import ActionForm
 from .forms_review import BulkAssignForm, selected_pks
 from .models import Category, Event, Extension, Item, Round
@@ -50,18 +49,6 @@ QUEUE_ACTIONS: dict[str, str] = {
     "refuse_extension": "extensions",
 }
 BULK_PAGE_SIZE = 50
-
-
-def supervisor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """404 for anyone signed in who is not a supervisor: out of reach is not found."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_supervisor:
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 # --- The queue -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.django_db
 # code → (suggestions received, items after consolidation), from the seed.
 ROUNDS = {"2019": (547, 538), "2020M": (447, 443)}
 STATES = set(Item.State.values)
-SIGN_INS = {"duchayuan", "jiaoyuju", "lingdao"}
+SIGN_INS = {"duchayuan", "jiaoyuju", "lingdao", "guanliyuan"}
 
 
 @pytest.fixture(scope="module")
@@ -226,12 +226,15 @@ def test_the_demo_users_sign_in(seeded, client):
         assert client.login(request=request, username=username, password="rectify-demo")
         client.logout()
     supervisor = User.objects.get(username="duchayuan")
-    assert supervisor.is_supervisor and supervisor.is_staff
+    assert supervisor.is_supervisor and not supervisor.is_administrator
     official = User.objects.get(username="jiaoyuju")
     assert official.is_official and official.department.name == "市教育局"
     leader = User.objects.get(username="lingdao")
     assert leader.is_leader and leader.leader.post == "常务副市长"
     assert Item.objects.visible_to(leader).count() > 50
+    administrator = User.objects.get(username="guanliyuan")
+    assert administrator.is_administrator and not administrator.works_on_items
+    assert not Item.objects.visible_to(administrator).exists()
     # The other departments' officials act in the demo but cannot sign in.
     others = User.objects.filter(role="official").exclude(username="jiaoyuju")
     assert others.exists()

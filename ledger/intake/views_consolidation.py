@@ -27,8 +27,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ledger import jobs
+from ledger.access import supervisor_required
 from ledger.models import Category, Item, Round, Suggestion
-from ledger.views_review import supervisor_required
 
 from . import consolidation as c
 

@@ -31,9 +31,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ledger import jobs
+from ledger.access import supervisor_required
 from ledger.models import Item, Round, Suggestion
 from ledger.selectors import ledger_items
-from ledger.views_review import supervisor_required
 
 from . import export, feedback, ledger_import
 from .forms_files import ConfirmForm, RoundForm, UploadForm

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ledger.views_review import supervisor_required
+from ledger.access import supervisor_required
 
 from . import figures, snapshot, tasks
 from .forms import MaskForm, NoticeForm, SectionForm

@@ -50,6 +50,7 @@ SUPERVISOR_USERNAME = "duchayuan"
 OFFICIAL_USERNAME = "jiaoyuju"
 OFFICIAL_DEPARTMENT = "市教育局"
 LEADER_USERNAME = "lingdao"
+ADMINISTRATOR_USERNAME = "guanliyuan"
 LEADER_POST = "常务副市长"
 
 State = Item.State
@@ -127,7 +128,12 @@ def ensure_cast(data: dict[str, Any]) -> Cast:
 
     supervisor = _user(
         SUPERVISOR_USERNAME,
-        {"role": User.Role.SUPERVISOR, "is_staff": True, "first_name": "督查员"},
+        {"role": User.Role.SUPERVISOR, "first_name": "督查员"},
+        PASSWORD,
+    )
+    administrator = _user(
+        ADMINISTRATOR_USERNAME,
+        {"role": User.Role.ADMINISTRATOR, "first_name": "系统管理员"},
         PASSWORD,
     )
     officials: dict[str, User] = {}
@@ -156,6 +162,8 @@ def ensure_cast(data: dict[str, Any]) -> Cast:
             raise CommandError(f"User {user.username} exists but is not an official of {name}.")
     if not supervisor.is_supervisor:
         raise CommandError(f"User {supervisor.username} exists but is not a supervisor.")
+    if not administrator.is_administrator:
+        raise CommandError(f"User {administrator.username} exists but is not an administrator.")
     if not (leader_user.is_leader and leader_user.leader_id == leader.pk):
         raise CommandError(f"User {leader_user.username} exists but is not {leader}.")
 
@@ -1012,6 +1020,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  督查员 supervisor     {cast.supervisor.username}")
         self.stdout.write(f"  部门经办人 official   {official.username} ({OFFICIAL_DEPARTMENT})")
         self.stdout.write(f"  市级领导 leader       {cast.leader_user.username} ({leader})")
+        self.stdout.write(f"  系统管理员 administrator {ADMINISTRATOR_USERNAME}")
 
 
 DEMO_NOTICE_TITLE = "玉林市落实自治区2019年度和2020年中期社会评价群众意见建议整改情况公示"

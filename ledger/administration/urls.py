@@ -1,0 +1,18 @@
+"""System administration (系统管理): accounts and bulk set-up; departments and leaders are
+edited in Django's admin, linked from the hub."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "manage"
+
+urlpatterns = [
+    path("", views.hub, name="hub"),
+    path("accounts/", views.account_list, name="accounts"),
+    path("accounts/new/", views.account_create, name="account-create"),
+    path("accounts/<int:pk>/", views.account_detail, name="account"),
+    path("accounts/<int:pk>/reset/", views.account_reset, name="account-reset"),
+    path("accounts/<int:pk>/unlock/", views.account_unlock, name="account-unlock"),
+    path("accounts/<int:pk>/active/", views.account_active, name="account-active"),
+]

@@ -292,10 +292,21 @@ def match_category(category_text: str, categories: Sequence[tuple[int, str]]) ->
     return best
 
 
-def group_category(category_texts: Iterable[str], categories: Sequence[tuple[int, str]]):
-    """The category most of a group's suggestions were received under, or None."""
+def group_category(
+    members: Iterable[tuple[int | None, str]], categories: Sequence[tuple[int, str]]
+) -> int | None:
+    """The category most of a group's suggestions were received under, or None. Members
+    are (category_id, category_text): a suggestion put under one of the round's categories
+    at import counts as that one, whatever its words; the others count as their words
+    match."""
+    known = {pk for pk, _name in categories}
     votes = Counter(
-        pk for pk in (match_category(t, categories) for t in category_texts) if pk is not None
+        pk
+        for pk in (
+            category_id if category_id in known else match_category(text, categories)
+            for category_id, text in members
+        )
+        if pk is not None
     )
     return votes.most_common(1)[0][0] if votes else None
 
@@ -519,7 +530,7 @@ def consolidate_round_job(job_id: int, round_id: int, user_id: int, operations: 
         rows = {
             s.pk: s
             for s in Suggestion.objects.filter(round=round, item__isnull=True).only(
-                "pk", "text", "category_text"
+                "pk", "text", "category_text", "category_id"
             )
         }
         categories = list(Category.objects.filter(round=round).values_list("pk", "name"))
@@ -540,7 +551,9 @@ def consolidate_round_job(job_id: int, round_id: int, user_id: int, operations: 
                     AcceptedGroup(
                         [s.pk for s in members],
                         title=best.text,
-                        category_id=group_category((s.category_text for s in shown), categories),
+                        category_id=group_category(
+                            ((s.category_id, s.category_text) for s in shown), categories
+                        ),
                     )
                 )
             job.advance()

@@ -17,8 +17,11 @@ import dataclasses
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from ledger.models import Round, Suggestion
+from ledger.models import Category, Round, Suggestion
 
+from . import names as names_module
+from .consolidation import match_category
+from .names import CATEGORY, Names, Unknown, Unknowns
 from .reading import IntakeError, Row, Table, read_table
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -62,14 +65,26 @@ class FeedbackPlan:
     refused: list[Refusal]
     repeated: int  # rows whose text repeats an earlier row's: kept, consolidation groups them
     numbered: int  # rows without a 序号, given the next free number
+    # Each category as received that is none of the round's, once, with its rows.
+    unknown: list[Unknown] = dataclasses.field(default_factory=list)
+    names: Names | None = None
 
     @property
     def rows_read(self) -> int:
         return len(self.table.rows)
 
+    @property
+    def to_create(self) -> list:
+        """The categories the supervisor chose to create: made on confirm."""
+        return names_module.unsaved(s.category for s in self.suggestions)
 
-def plan_feedback(round: Round, data: bytes, name: str) -> FeedbackPlan:
-    """Read ``data`` and check every row; raises ``IntakeError`` for a file refused whole."""
+
+def plan_feedback(round: Round, data: bytes, name: str, names: Names | None = None) -> FeedbackPlan:
+    """Read ``data`` and check every row; raises ``IntakeError`` for a file refused whole.
+
+    A category as received that consolidation would not match to one of the round's is
+    listed once in ``unknown``; ``names`` (the supervisor's answers) may put it under one
+    of the round's categories or a new one. The words as received are kept either way."""
     table = read_table(data, name, fields=FIELDS, required="text", multiline=("text",))
     taken = set(Suggestion.objects.filter(round=round).values_list("seq", flat=True))
     highest = max(taken, default=0)
@@ -127,6 +142,10 @@ def plan_feedback(round: Round, data: bytes, name: str) -> FeedbackPlan:
             in_file[seq] = row.number
         accepted.append((row, seq))
     next_seq = max(highest, max(in_file, default=0)) + 1
+    categories = list(Category.objects.filter(round=round))
+    pairs = [(c.pk, c.name) for c in categories]
+    matched: dict[str, bool] = {}  # category as received → one of the round's
+    unknowns = Unknowns()
     suggestions = []
     seen_texts: set[str] = set()
     repeated = numbered = 0
@@ -139,28 +158,48 @@ def plan_feedback(round: Round, data: bytes, name: str) -> FeedbackPlan:
         if text in seen_texts:
             repeated += 1
         seen_texts.add(text)
+        category = None
+        category_text = values.get("category_text", "")
+        if category_text:
+            if category_text not in matched:
+                matched[category_text] = match_category(category_text, pairs) is not None
+            if not matched[category_text]:
+                unknown = unknowns.found.get((CATEGORY, category_text)) or Unknown(
+                    CATEGORY,
+                    category_text,
+                    category_text,
+                    [],
+                    names_module.closest_categories(category_text, categories),
+                )
+                unknowns.add(unknown, row.number)
+                category = names.get(CATEGORY, category_text) if names is not None else None
         suggestions.append(
             Suggestion(
                 round=round,
                 seq=seq,
                 text=text,
-                category_text=values.get("category_text", ""),
+                category_text=category_text,
+                category=category,
                 region=values.get("region", ""),
                 channel=values.get("channel", ""),
                 note=values.get("note", ""),
             )
         )
     suggestions.sort(key=lambda s: s.seq)
-    return FeedbackPlan(round, table, suggestions, refused, repeated, numbered)
+    return FeedbackPlan(
+        round, table, suggestions, refused, repeated, numbered, unknowns.listed(), names
+    )
 
 
 def write_feedback(plan: FeedbackPlan) -> int:
-    """Write the plan's suggestions in one transaction; returns how many were written.
+    """Write the plan's suggestions, and the categories the supervisor chose to create, in
+    one transaction; returns how many suggestions were written.
 
     Another import into the round since the plan was made may have taken a number: then
     nothing is written and the user is asked to preview again."""
     try:
         with transaction.atomic():
+            names_module.create(plan.round, plan.to_create)
             Suggestion.objects.bulk_create(plan.suggestions, batch_size=1000)
     except IntegrityError:
         raise IntakeError(

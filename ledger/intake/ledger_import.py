@@ -15,7 +15,6 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime
-import difflib
 import re
 from typing import Any
 
@@ -25,7 +24,9 @@ from django.utils.translation import gettext as _
 
 from ledger.models import Category, Department, Item, Leader, Round
 
+from . import names as names_module
 from .feedback import Refusal
+from .names import CATEGORY, DEPARTMENT, LEADER, Names, Unknown, Unknowns
 from .reading import IntakeError, Table, clean, read_table
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -103,48 +104,76 @@ def parse_deadline(value: Any) -> tuple[datetime.date | None, bool]:
 # --- Names -----------------------------------------------------------------------------------
 
 
-def _key(text: str) -> str:
-    return clean(text).replace(" ", "")
+_key = names_module.key
 
 
-def _closest(word: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(word, names, n=3, cutoff=0.4)
-    if not close:
-        return ""
-    return _("closest known: %(names)s") % {"names": "、".join(close)}
+class UnknownName(ValueError):
+    """A leader or department that is not on file (or only deactivated); its message is
+    the refusal of a row, as the commands print it."""
+
+    def __init__(self, unknown: Unknown) -> None:
+        super().__init__(str(unknown))
+        self.unknown = unknown
 
 
 class Directory:
-    """Leaders and departments by normalised name, read once per import."""
+    """Leaders and departments by normalised name, read once per import.
 
-    def __init__(self) -> None:
-        self.departments = {_key(d.name): d for d in Department.objects.all()}
-        self.leaders = list(Leader.objects.all())
+    With ``active_only`` a deactivated leader or department is never matched (no new item
+    may name it) but still recognised, so that the refusal says why."""
+
+    def __init__(self, *, active_only: bool = False) -> None:
+        departments = list(Department.objects.all())
+        leaders = list(Leader.objects.all())
+        self.deactivated_departments: set[str] = set()
+        self.deactivated_leaders: list[Leader] = []
+        if active_only:
+            self.deactivated_departments = {_key(d.name) for d in departments if not d.is_active}
+            self.deactivated_leaders = [x for x in leaders if not x.is_active]
+            departments = [d for d in departments if d.is_active]
+            leaders = [x for x in leaders if x.is_active]
+        self.departments = {_key(d.name): d for d in departments}
+        self.leaders = leaders
         self.leader_full = {_key(f"{x.post}{x.name}"): x for x in self.leaders}
         self.leader_names: dict[str, list[Leader]] = {}
         for leader in self.leaders:
             self.leader_names.setdefault(_key(leader.name), []).append(leader)
+        # One Unknown a name, however many rows use it: the closest names are looked for once.
+        self._unknown: dict[tuple[str, str], Unknown] = {}
 
     def department(self, text: str) -> Department:
         key = _key(text)
         if key in self.departments:
             return self.departments[key]
-        hint = _closest(key, [d.name for d in self.departments.values()])
-        raise ValueError(
-            _("unknown department “%(name)s”") % {"name": text} + (f" ({hint})" if hint else "")
-        )
+        unknown = self._unknown.get((DEPARTMENT, key))
+        if unknown is None:
+            known = {d.name: d for d in self.departments.values()}
+            unknown = self._unknown[DEPARTMENT, key] = Unknown(
+                DEPARTMENT,
+                key,
+                text,
+                [],
+                [known[n] for n in names_module.closest(key, list(known))],
+                deactivated=key in self.deactivated_departments,
+            )
+        raise UnknownName(unknown)
 
     def leader(self, text: str) -> Leader:
-        """By 姓名, or 职务+姓名 like “常务副市长 张三”."""
+        """By 姓名, 职务+姓名 like “常务副市长 张三”, or 姓名（职务）."""
         key = _key(text)
         if key in self.leader_full:
             return self.leader_full[key]
+        post, name = names_module.split_leader(text)
+        if post and _key(f"{post}{name}") in self.leader_full:
+            return self.leader_full[_key(f"{post}{name}")]
         by_name = self.leader_names.get(key, [])
         if len(by_name) == 1:
             return by_name[0]
         if not by_name:
             # 职务+姓名 with another wording of the post: the name is the end of the text.
             by_name = [x for x in self.leaders if key.endswith(_key(x.name)) and x.name]
+            if not by_name and post:
+                by_name = self.leader_names.get(_key(name), [])
             if len(by_name) == 1:
                 return by_name[0]
         if len(by_name) > 1:
@@ -152,11 +181,28 @@ class Directory:
                 _("“%(name)s” could be any of %(names)s: write the post before the name")
                 % {"name": text, "names": "、".join(str(x) for x in by_name)}
             )
-        names = [str(x) for x in self.leaders]
-        hint = _closest(text, names) or _closest(key, [x.name for x in self.leaders])
-        raise ValueError(
-            _("unknown leader “%(name)s”") % {"name": text} + (f" ({hint})" if hint else "")
-        )
+        unknown = self._unknown.get((LEADER, key))
+        if unknown is None:
+            # Closest as written ("副市长 黄建军" → "副市长 黄建国"), else by the name alone.
+            known = {str(x): x for x in self.leaders}
+            close = [known[n] for n in names_module.closest(text, list(known))]
+            if not close:
+                by_name = {x.name: x for x in reversed(self.leaders)}
+                close = [by_name[n] for n in names_module.closest(key, list(by_name))]
+            unknown = self._unknown[LEADER, key] = Unknown(
+                LEADER,
+                key,
+                text,
+                [],
+                close,
+                deactivated=any(
+                    key in (_key(f"{x.post}{x.name}"), _key(x.name))
+                    or (x.name and key.endswith(_key(x.name)))
+                    or (post and _key(name) == _key(x.name))
+                    for x in self.deactivated_leaders
+                ),
+            )
+        raise UnknownName(unknown)
 
 
 # --- The plan --------------------------------------------------------------------------------
@@ -168,13 +214,28 @@ class LedgerPlan:
     table: Table
     items: list[Item]
     co_departments: list[list[Department]]  # beside items, in the same order
-    new_categories: list[str]
+    new_categories: list[str]  # named by rows and not answered: created as written
     refused: list[Refusal]
     past_deadlines: int
+    # Each name not on file, once, with the rows that use it (names.py).
+    unknown: list[Unknown] = dataclasses.field(default_factory=list)
+    # Rows left out only because a name they use is not answered yet.
+    held: int = 0
+    names: Names | None = None
 
     @property
     def rows_read(self) -> int:
         return len(self.table.rows)
+
+    @property
+    def to_create(self) -> list:
+        """The leaders, departments and categories the supervisor chose to create that the
+        accepted rows use: made on confirm, with the items."""
+        return names_module.unsaved(
+            x
+            for item, co in zip(self.items, self.co_departments, strict=True)
+            for x in (item.lead_department, item.leader, item.category, *co)
+        )
 
 
 def _next_numbers(round: Round, taken: set[str]):
@@ -187,22 +248,44 @@ def _next_numbers(round: Round, taken: set[str]):
             yield number
 
 
-def plan_ledger(round: Round, data: bytes, name: str) -> LedgerPlan:
+def _look_up(find, text: str, row: int, names: Names | None, unknowns: Unknowns):
+    """(what ``find`` finds for ``text`` or what the supervisor answered for it, the
+    refusal when neither, whether the refusal is a name not on file)."""
+    try:
+        return find(text), "", False
+    except UnknownName as e:
+        unknown = unknowns.add(e.unknown, row)
+        target = names.get(unknown.kind, unknown.key) if names is not None else None
+        return target, "" if target is not None else str(e), True
+    except ValueError as e:
+        return None, str(e), False
+
+
+def plan_ledger(round: Round, data: bytes, name: str, names: Names | None = None) -> LedgerPlan:
+    """Read ``data`` and check every row against the round and the names on file.
+
+    Without ``names`` (the commands) a row naming a leader or department not on file is
+    refused with the closest known names. With ``names`` (the web: the supervisor's
+    answers, possibly none yet) such a row is held until its names are answered, each
+    unknown name being listed once in ``unknown``. A category the round does not have is
+    created as written unless an answer says otherwise."""
     table = read_table(
         data, name, fields=FIELDS, required="title", multiline=MULTILINE, raw=("deadline",)
     )
-    directory = Directory()
+    directory = Directory(active_only=True)
     categories = {c.name: c for c in Category.objects.filter(round=round)}
     taken = set(Item.objects.filter(round=round).values_list("number", flat=True))
+    unknowns = Unknowns()
     in_file: dict[str, int] = {}
     refused: list[Refusal] = []
-    planned: list[tuple[dict, list[Department], str]] = []
+    planned: list[tuple[dict, list[Department], str, Category | None]] = []
     new_categories: dict[str, None] = {}
     today = timezone.localdate()
-    past = 0
+    past = held = 0
     for row in table.rows:
         v = row.values
         reasons: list[str] = []
+        pending: list[str] = []  # names not on file and not answered
         title = v.get("title", "")
         if not title:
             reasons.append(_("the problem (问题) is empty"))
@@ -226,26 +309,23 @@ def plan_ledger(round: Round, data: bytes, name: str) -> LedgerPlan:
             "goal": v.get("goal", ""),
             "responsible_person": v.get("person", "")[:100],
         }
+        lookups = []
         if v.get("leader"):
-            try:
-                fields["leader"] = directory.leader(v["leader"])
-            except ValueError as e:
-                reasons.append(str(e))
+            lookups.append(("leader", directory.leader, v["leader"]))
         if v.get("lead"):
-            try:
-                fields["lead_department"] = directory.department(v["lead"])
-            except ValueError as e:
-                reasons.append(str(e))
-        co: list[Department] = []
+            lookups.append(("lead_department", directory.department, v["lead"]))
         for part in SEPARATORS.split(v.get("co", "")):
             if part.strip():
-                try:
-                    department = directory.department(part)
-                except ValueError as e:
-                    reasons.append(str(e))
-                    continue
-                if department not in co and department != fields.get("lead_department"):
-                    co.append(department)
+                lookups.append(("co", directory.department, part))
+        co: list[Department] = []
+        for field, find, text in lookups:
+            found, problem, not_on_file = _look_up(find, text, row.number, names, unknowns)
+            if problem:
+                (pending if not_on_file and names is not None else reasons).append(problem)
+            elif field != "co":
+                fields[field] = found
+            elif found not in co and found != fields.get("lead_department"):
+                co.append(found)
         try:
             deadline, long_term = parse_deadline(v.get("deadline"))
         except ValueError:
@@ -256,48 +336,81 @@ def plan_ledger(round: Round, data: bytes, name: str) -> LedgerPlan:
             deadline, long_term = None, False
         fields.update(deadline=deadline, long_term=long_term)
         category = v.get("category", "")[:50]
+        answered = None
+        if category and category not in categories:
+            unknown = unknowns.found.get((CATEGORY, category)) or Unknown(
+                CATEGORY,
+                category,
+                category,
+                [],
+                names_module.closest_categories(category, list(categories.values())),
+            )
+            unknowns.add(unknown, row.number)
+            answered = names.get(CATEGORY, category) if names is not None else None
         if reasons:
             refused.extend(Refusal(row.number, reason) for reason in reasons)
+            continue
+        if pending:
+            held += 1
             continue
         if number:
             in_file[number] = row.number
         if deadline and deadline < today:
             past += 1
-        if category and category not in categories:
+        if category and category not in categories and answered is None:
             new_categories[category] = None
-        planned.append((fields | {"title": title, "number": number}, co, category))
+        planned.append((fields | {"title": title, "number": number}, co, category, answered))
     numbers = _next_numbers(round, taken | set(in_file))
     items, co_lists = [], []
     now = timezone.now()
-    for fields, co, category in planned:
+    for fields, co, category, answered in planned:
         fields["number"] = fields["number"] or next(numbers)
         items.append(
             Item(
                 round=round,
-                category=categories.get(category),
+                category=answered or categories.get(category),
                 state=Item.State.DRAFT,
                 created_at=now,
                 updated_at=now,
                 **fields,
             )
         )
-        items[-1]._category_name = category
+        items[-1]._category_name = answered.name if answered else category
         co_lists.append(co)
-    return LedgerPlan(round, table, items, co_lists, list(new_categories), refused, past)
+    return LedgerPlan(
+        round,
+        table,
+        items,
+        co_lists,
+        list(new_categories),
+        refused,
+        past,
+        unknowns.listed(),
+        held,
+        names,
+    )
 
 
 def write_ledger(plan: LedgerPlan) -> int:
-    """Write the plan's items, their categories and co-departments in one transaction."""
+    """Write the plan's items, their categories and co-departments in one transaction,
+    with the leaders, departments and categories the supervisor chose to create."""
     try:
         with transaction.atomic():
+            names_module.create(plan.round, plan.to_create)
+            on_file = {c.name: c for c in Category.objects.filter(round=plan.round)}
+            top = max((c.order for c in on_file.values()), default=0)
             made = Category.objects.bulk_create(
-                [Category(round=plan.round, name=name) for name in plan.new_categories]
+                [
+                    Category(round=plan.round, name=name, order=top + n * names_module.ORDER_STEP)
+                    for n, name in enumerate(
+                        (x for x in plan.new_categories if x not in on_file), 1
+                    )
+                ]
             )
-            names = {c.name: c for c in Category.objects.filter(round=plan.round)}
-            names.update({c.name: c for c in made})
+            on_file.update({c.name: c for c in made})
             for item in plan.items:
-                if item.category_id is None and item._category_name:
-                    item.category = names[item._category_name]
+                if item.category is None and item._category_name:
+                    item.category = on_file[item._category_name]
             Item.objects.bulk_create(plan.items, batch_size=1000)
             through = Item.co_departments.through
             links = [

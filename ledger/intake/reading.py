@@ -338,3 +338,144 @@ def read_table(
 def _chain(head, rest):
     yield from head
     yield from rest
+
+
+# --- Workbooks of several tables -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TableKind:
+    """What one kind of table looks like: its fields' header names (first = preferred),
+    the fields its header must all name, and what ``read_table`` takes for the others."""
+
+    label: str  # how a message names the kind, e.g. "a sheet of departments"
+    fields: dict[str, Sequence[str]]
+    required: tuple[str, ...]
+    multiline: tuple[str, ...] = ()
+    raw: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass
+class SheetTable(Table):
+    kind: str
+    ignored: list[str]  # headers of columns that no field reads, as written
+
+
+def read_tables(data: bytes, name: str, *, kinds: dict[str, TableKind]) -> dict[str, SheetTable]:
+    """Every sheet of a workbook whose header is one of ``kinds``: kind → its table.
+
+    A sheet is claimed by the first kind, in the order given, whose required columns its
+    header row names, so a kind whose columns another's include goes after it. Sheets of
+    no kind (notes, instructions) are read past. A CSV holds one table, never several, and
+    is refused; so is a workbook with no sheet of any kind, or two sheets of one kind."""
+    check_size(len(data))
+    kind = sniff(data, name)
+    if kind == "csv":
+        raise IntakeError(
+            _(
+                "A CSV file holds one table, and this import reads several sheets. Save the "
+                "file as a workbook (.xlsx from Excel or WPS, or .ods) and upload that."
+            )
+        )
+    limit = settings.IMPORT_MAX_ROWS
+    found: dict[str, SheetTable] = {}
+    for sheet_name, height, numbered in _calamine_sheets(data):
+        if height > limit + HEADER_SCAN_ROWS:
+            raise _too_many_rows(height)
+        head: list[tuple[int, Sequence[Any]]] = []
+        for item in numbered:
+            head.append(item)
+            if len(head) >= HEADER_SCAN_ROWS * 3:
+                break
+        for key, spec in kinds.items():
+            header = _find_full_header(head, spec)
+            if header is None:
+                continue
+            if key in found:
+                raise IntakeError(
+                    _(
+                        "The sheets “%(first)s” and “%(second)s” both hold %(kind)s: put "
+                        "them on one sheet."
+                    )
+                    % {"first": found[key].sheet, "second": sheet_name, "kind": spec.label}
+                )
+            header_row, columns, titles = header
+            cells = next(cells for number, cells in head if number == header_row)
+            used = set(columns.values())
+            ignored = [
+                clean(cell)
+                for index, cell in enumerate(cells)
+                if index not in used and isinstance(cell, str) and clean(cell)
+            ]
+            rows = _table_rows(_chain(head, numbered), header_row, columns, spec)
+            found[key] = SheetTable(sheet_name, header_row, titles, rows, kind, key, ignored)
+            break
+    if not found:
+        expected = "；".join(
+            _("%(kind)s: %(required)s (also read: %(optional)s)")
+            % {
+                "kind": spec.label,
+                "required": "、".join(spec.fields[field][0] for field in spec.required),
+                "optional": "、".join(
+                    names[0] for field, names in spec.fields.items() if field not in spec.required
+                ),
+            }
+            for spec in kinds.values()
+        )
+        raise IntakeError(
+            _(
+                "No sheet of the workbook has a header this import knows: none of the first "
+                "%(n)s rows of a sheet names the columns. Expected %(expected)s."
+            )
+            % {"n": HEADER_SCAN_ROWS, "expected": expected}
+        )
+    return found
+
+
+def _find_full_header(
+    head: list[tuple[int, Sequence[Any]]], spec: TableKind
+) -> tuple[int, dict[str, int], dict[str, str]] | None:
+    """``find_header`` for a kind that needs several columns: the first row naming its
+    first required field and all the others; a row naming only some is read past."""
+    rows = head
+    while found := find_header(rows, spec.fields, spec.required[0]):
+        if all(field in found[1] for field in spec.required[1:]):
+            return found
+        rows = [(number, cells) for number, cells in rows if number > found[0]]
+    return None
+
+
+def _table_rows(
+    numbered: Iterable[tuple[int, Sequence[Any]]],
+    header_row: int,
+    columns: dict[str, int],
+    spec: TableKind,
+) -> list[Row]:
+    """The rows below the header, read as ``read_table`` reads them."""
+    multiline, raw = set(spec.multiline), set(spec.raw)
+    limit = settings.IMPORT_MAX_ROWS
+    width = max(columns.values()) + 1
+    order = sorted(columns.items(), key=lambda fc: fc[1])
+    rows: list[Row] = []
+    for number, cells in numbered:
+        if number <= header_row:
+            continue
+        if len(cells) < width:
+            cells = list(cells) + [None] * (width - len(cells))
+        values: dict[str, Any] = {}
+        filled = False
+        for field, index in order:
+            value = cells[index]
+            if field in raw and not isinstance(value, str):
+                values[field] = value
+                filled = filled or value not in (None, "")
+                continue
+            text = clean(value, multiline=field in multiline)
+            values[field] = text
+            filled = filled or bool(text)
+        if not filled:
+            continue
+        rows.append(Row(number, values))
+        if len(rows) > limit:
+            raise _too_many_rows(len(rows))
+    return rows

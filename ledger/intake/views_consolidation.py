@@ -118,7 +118,7 @@ def _cards(
     they seem to repeat."""
     shown_ids = [pk for g in groups for pk in g[:SHOWN_MEMBERS]]
     rows = Suggestion.objects.filter(round=round, item__isnull=True, pk__in=shown_ids).only(
-        "pk", "seq", "text", "category_text", "round_id", "item_id"
+        "pk", "seq", "text", "category_text", "category_id", "round_id", "item_id"
     )
     by_pk = {s.pk: s for s in rows}
     wanted = {repeats[pk] for g in groups for pk in g if pk in repeats}
@@ -130,7 +130,7 @@ def _cards(
             continue  # consolidated since the proposal was cached
         texts = [s.text for s in shown]
         best = shown[c.representative(texts)]
-        category = c.group_category((s.category_text for s in shown), categories)
+        category = c.group_category(((s.category_id, s.category_text) for s in shown), categories)
         votes = Counter(repeats[pk] for pk in g if pk in repeats)
         item = items.get(votes.most_common(1)[0][0]) if votes else None
         cards.append(

@@ -3,7 +3,10 @@
 An upload is read and checked at once and shown as a preview; nothing is written. The file
 is kept in the default storage under a random name that only this user's session knows, and
 read again on confirm, when every row goes in one transaction or none; the stored file is
-deleted after (or when the supervisor cancels).
+deleted after (or when the supervisor cancels). A name the file uses that is not on file is
+listed once in the preview; the supervisor's answers (names.py) are kept with the upload in
+the session, the same file is planned again with them, and whatever they create is created
+on confirm, in the import's transaction.
 
 Imports are the supervisors' (anyone else: 404, like the review queue). Export is anyone's
 who is signed in, of the items they may see: ``ledger.selectors.ledger_items``.
@@ -21,6 +24,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -32,10 +36,10 @@ from django.views.decorators.http import require_POST
 
 from ledger import jobs
 from ledger.access import supervisor_required
-from ledger.models import Item, Round, Suggestion
+from ledger.models import Category, Department, Item, Leader, Round, Suggestion
 from ledger.selectors import ledger_items
 
-from . import export, feedback, ledger_import
+from . import export, feedback, ledger_import, names
 from .forms_files import ConfirmForm, RoundForm, UploadForm
 from .reading import IntakeError
 
@@ -43,6 +47,11 @@ SESSION_KEY = "intake_uploads"
 # Up to this many rows an export is written while the user waits; more go to a job.
 EXPORT_AT_ONCE = 3_000
 PREVIEW_ROWS = 20
+# A name used by many rows shows the first of their numbers, then "…".
+ROW_NUMBERS_SHOWN = 10
+# Names the preview's form holds at once (four fields each, within Django's limit of a
+# thousand fields a request); more are shown once these are answered.
+NAMES_SHOWN = 200
 
 
 # --- The hub ---------------------------------------------------------------------------------
@@ -75,16 +84,52 @@ def _round_rows(rounds: list[Round]) -> list[Round]:
     return rounds
 
 
-def _render_hub(
-    request: HttpRequest, form: RoundForm | None = None, *, one: Round | None = None, status=200
-) -> HttpResponse:
-    rounds = [one] if one else list(Round.objects.all())
-    return render(
-        request,
-        "intake/rounds.html",
-        {"rounds": _round_rows(rounds), "one": one, "form": form or RoundForm()},
-        status=status,
+def round_categories(round: Round) -> list[Category]:
+    """The round's categories in order, each with how many items and suggestions are
+    filed under it (a category in use cannot be deleted)."""
+    categories = list(round.categories.order_by("order", "name"))
+    items = dict(
+        Item.objects.filter(round=round, category__isnull=False)
+        .values_list("category_id")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
+    suggestions = dict(
+        Suggestion.objects.filter(round=round, category__isnull=False)
+        .values_list("category_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for category in categories:
+        category.item_count = items.get(category.pk, 0)
+        category.suggestion_count = suggestions.get(category.pk, 0)
+        category.typed, category.error = category.name, ""
+    return categories
+
+
+def _render_hub(
+    request: HttpRequest,
+    form: RoundForm | None = None,
+    *,
+    one: Round | None = None,
+    categories: list[Category] | None = None,
+    new_category: tuple[str, str] = ("", ""),
+    status=200,
+) -> HttpResponse:
+    """The hub, or one round's page with its categories. A refused category form passes
+    the categories with what was typed and why it was refused, and ``new_category`` the
+    (name typed, error) of a refused addition."""
+    rounds = [one] if one else list(Round.objects.all())
+    context = {"rounds": _round_rows(rounds), "one": one, "form": form or RoundForm()}
+    if one:
+        context["categories"] = categories if categories is not None else round_categories(one)
+        context["new_category"], context["new_category_error"] = new_category
+    return render(request, "intake/rounds.html", context, status=status)
+
+
+def render_round(request: HttpRequest, round: Round, **kwargs) -> HttpResponse:
+    """The round's page, for views that refuse a change to its categories."""
+    return _render_hub(request, one=round, **kwargs)
 
 
 @login_required
@@ -106,12 +151,15 @@ def round_create(request: HttpRequest) -> HttpResponse:
     form = RoundForm(request.POST)
     if not form.is_valid():
         return _render_hub(request, form, status=400)
-    round = form.save()
+    with transaction.atomic():
+        round = form.save()
+        # Its categories come with it: the previous round's, or the six of the notices.
+        round.start_categories()
     messages.success(request, _("Round “%(name)s” created.") % {"name": round.name})
     return redirect("intake:round", pk=round.pk)
 
 
-# --- Import: upload, preview, confirm --------------------------------------------------------
+# --- Import: upload, preview, match the names not on file, confirm ---------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +169,7 @@ class Kind:
     write: Callable
     url: str
     confirm_url: str
+    resolve_url: str
 
 
 KINDS = {
@@ -130,6 +179,7 @@ KINDS = {
         feedback.write_feedback,
         "intake:import-feedback",
         "intake:import-feedback-confirm",
+        "intake:import-feedback-resolve",
     ),
     "ledger": Kind(
         "ledger",
@@ -137,6 +187,7 @@ KINDS = {
         ledger_import.write_ledger,
         "intake:import-ledger",
         "intake:import-ledger-confirm",
+        "intake:import-ledger-resolve",
     ),
 }
 
@@ -171,7 +222,7 @@ def _upload(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
     upload = form.cleaned_data["file"]
     data = upload.read()
     try:
-        plan = kind.plan(round, data, upload.name)
+        plan = kind.plan(round, data, upload.name, names.Names(round))
     except IntakeError as error:
         form.add_error("file", str(error))
         return _render_upload(request, round, kind, form, status=400)
@@ -185,23 +236,10 @@ def _upload(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
         "round": round.pk,
         "kind": kind.name,
         "at": timezone.now().isoformat(),
+        "names": {},  # the supervisor's answers for the names not on file
     }
     request.session.modified = True
-    return render(
-        request,
-        "intake/preview.html",
-        {
-            "round": round,
-            "kind": kind.name,
-            "title": _kind_title(kind),
-            "plan": plan,
-            "file_name": upload.name,
-            "first": _first_rows(kind, plan),
-            "confirm": ConfirmForm(initial={"upload": token}),
-            "confirm_url": reverse(kind.confirm_url, args=[round.pk]),
-            "upload_url": reverse(kind.url, args=[round.pk]),
-        },
-    )
+    return _render_preview(request, round, kind, plan, token, upload.name)
 
 
 def _forget_stale(uploads: dict, round: Round, kind: Kind) -> None:
@@ -227,30 +265,292 @@ def _first_rows(kind: Kind, plan) -> list:
     return rows
 
 
-def _confirm(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
+# Answers as the form shows them: (kind, key) → {"to": "", "new" or a pk, "name", "post"}.
+Typed = dict[tuple[str, str], dict[str, str]]
+
+
+@dataclasses.dataclass
+class NameRow:
+    """One name not on file as the preview's form shows it."""
+
+    unknown: names.Unknown
+    index: int
+    closest: list[tuple[str, str]]  # (value, label) of the closest known names
+    others: list[tuple[str, str]]
+    blank: str  # the label of leaving it unanswered, "" when that is not offered
+    create: str  # the label of creating it, "" when this user may not
+    selected: str
+    new_name: str
+    new_post: str
+    error: str = ""
+
+    @property
+    def row_numbers(self) -> str:
+        shown = "、".join(map(str, self.unknown.rows[:ROW_NUMBERS_SHOWN]))
+        return shown + ("…" if len(self.unknown.rows) > ROW_NUMBERS_SHOWN else "")
+
+
+def _typed_from(mapping) -> Typed:
+    typed: Typed = {}
+    for kind_key, choice in names.choices_of(mapping).items():
+        if choice.to is None:
+            typed[kind_key] = {"to": "new", "name": choice.name, "post": choice.post}
+        else:
+            typed[kind_key] = {"to": str(choice.to)}
+    return typed
+
+
+def _name_rows(request: HttpRequest, kind: Kind, plan, typed: Typed, errors: dict) -> list[NameRow]:
+    """The form's rows: for each name not on file, what it may be matched to (active
+    leaders and departments, the round's categories; the closest first), whether this user
+    may create it, and what is chosen now."""
+    user = request.user
+    kinds = {u.kind for u in plan.unknown}
+    targets: dict[str, list] = {
+        names.LEADER: list(Leader.objects.filter(is_active=True)) if names.LEADER in kinds else [],
+        names.DEPARTMENT: (
+            list(Department.objects.filter(is_active=True)) if names.DEPARTMENT in kinds else []
+        ),
+        names.CATEGORY: (
+            list(Category.objects.filter(round=plan.round)) if names.CATEGORY in kinds else []
+        ),
+    }
+    may_add = {kind: user.has_perm(perm) for kind, perm in names.PERMISSIONS.items()}
+    create_labels = {
+        names.LEADER: _("Add it as a new leader") if may_add[names.LEADER] else "",
+        names.DEPARTMENT: _("Add it as a new department") if may_add[names.DEPARTMENT] else "",
+        names.CATEGORY: _("Add it as a new category of this round"),
+    }
+    blank_labels = {
+        names.LEADER: _("— Not matched yet: its rows wait —"),
+        names.DEPARTMENT: _("— Not matched yet: its rows wait —"),
+        # A ledger's category not answered is created as written; a suggestion's is kept
+        # as received, with no category.
+        names.CATEGORY: "" if kind.name == "ledger" else _("— Keep as received, no category —"),
+    }
+    # Those not answered yet first: with more names than the form holds, the next ones
+    # come up as these are answered.
+    listed = sorted(plan.unknown, key=lambda u: (u.kind, u.key) in typed)[:NAMES_SHOWN]
+    rows = []
+    for n, unknown in enumerate(listed):
+        close = [(str(x.pk), str(x)) for x in unknown.closest]
+        close_values = {value for value, _label in close}
+        others = [
+            (str(x.pk), str(x)) for x in targets[unknown.kind] if str(x.pk) not in close_values
+        ]
+        post, name = unknown.guess()
+        now = typed.get((unknown.kind, unknown.key), {})
+        default = "new" if not blank_labels[unknown.kind] else ""
+        rows.append(
+            NameRow(
+                unknown=unknown,
+                index=n,
+                closest=close,
+                others=others,
+                blank=blank_labels[unknown.kind],
+                create=create_labels[unknown.kind],
+                selected=now.get("to", default),
+                new_name=now.get("name", name),
+                new_post=now.get("post", post),
+                error=errors.get((unknown.kind, unknown.key), ""),
+            )
+        )
+    return rows
+
+
+def _to_create(plan) -> list[tuple[str, str]]:
+    """What confirming adds besides the rows, by kind: (label, names)."""
+    made: dict[str, list[str]] = {kind: [] for kind in names.KINDS}
+    for row in plan.to_create:
+        made[names.kind_of(row)].append(str(row))
+    # A ledger's categories not answered are created as written, with the chosen ones.
+    for name in getattr(plan, "new_categories", []):
+        if name not in made[names.CATEGORY]:
+            made[names.CATEGORY].append(name)
+    labels = {
+        names.DEPARTMENT: _("New departments, added on import:"),
+        names.LEADER: _("New leaders, added on import:"),
+        names.CATEGORY: _("New categories for this round:"),
+    }
+    return [(labels[kind], "、".join(made[kind])) for kind in labels if made[kind]]
+
+
+def _render_preview(
+    request: HttpRequest,
+    round: Round,
+    kind: Kind,
+    plan,
+    token: str,
+    file_name: str,
+    *,
+    typed: Typed | None = None,
+    errors: dict | None = None,
+    alert: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The preview of a planned import. ``typed`` is what the names form shows chosen (by
+    default the answers the plan was made with), ``errors`` why some answers are refused."""
+    if typed is None:
+        typed = _typed_from(plan.names.mapping if plan.names else {})
+    return render(
+        request,
+        "intake/preview.html",
+        {
+            "round": round,
+            "kind": kind.name,
+            "title": _kind_title(kind),
+            "plan": plan,
+            "file_name": file_name,
+            "first": _first_rows(kind, plan),
+            "name_rows": _name_rows(request, kind, plan, typed, errors or {}),
+            "names_not_shown": max(0, len(plan.unknown) - NAMES_SHOWN),
+            "to_create": _to_create(plan),
+            "alert": alert,
+            "confirm": ConfirmForm(initial={"upload": token}),
+            "confirm_url": reverse(kind.confirm_url, args=[round.pk]),
+            "resolve_url": reverse(kind.resolve_url, args=[round.pk]),
+            "upload_url": reverse(kind.url, args=[round.pk]),
+        },
+        status=status,
+    )
+
+
+def _waiting(request: HttpRequest, round: Round, kind: Kind) -> tuple[str, dict] | None:
+    """The upload this POST names, if this session still has it waiting for this round."""
     form = ConfirmForm(request.POST)
-    uploads = _uploads(request)
-    entry = uploads.get(form.data.get("upload", "")) if form.is_valid() else None
+    if not form.is_valid():
+        return None
+    token = form.cleaned_data["upload"]
+    entry = _uploads(request).get(token)
     if not entry or entry["round"] != round.pk or entry["kind"] != kind.name:
-        messages.error(request, _("That upload is no longer waiting. Upload the file again."))
-        return redirect(kind.url, pk=round.pk)
-    uploads.pop(form.cleaned_data["upload"])
+        return None
+    return token, entry
+
+
+def _gone(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
+    messages.error(request, _("That upload is no longer waiting. Upload the file again."))
+    return redirect(kind.url, pk=round.pk)
+
+
+def _discard(request: HttpRequest, token: str) -> None:
+    entry = _uploads(request).pop(token, None)
     request.session.modified = True
-    path = entry["path"]
+    if entry:
+        default_storage.delete(entry["path"])
+
+
+def _stored(entry: dict) -> bytes:
+    with default_storage.open(entry["path"], "rb") as f:
+        return f.read()
+
+
+def _posted_answers(request: HttpRequest, stored: dict) -> tuple[dict, Typed]:
+    """The stored mapping changed by the names form, and what was typed (shown again if
+    refused). Each name comes as ``n`` = "kind:key", its fields numbered in the same order;
+    a name the form did not show keeps its stored answer, one left blank loses it."""
+    mapping = {kind: dict(answers) for kind, answers in (stored or {}).items()}
+    typed: Typed = {}
+    for n, raw in enumerate(request.POST.getlist("n")[:NAMES_SHOWN]):
+        kind, _sep, key = raw.partition(":")
+        if kind not in names.KINDS or not key:
+            continue
+        to = request.POST.get(f"to-{n}", "").strip()
+        name = request.POST.get(f"name-{n}", "").strip()
+        post = request.POST.get(f"post-{n}", "").strip() if kind == names.LEADER else ""
+        typed[kind, key] = {"to": to, "name": name, "post": post}
+        answers = mapping.setdefault(kind, {})
+        if to == "new":
+            answers[key] = {"name": name, "post": post}
+        elif to:
+            # Not a number: no row has it, and check() says so.
+            answers[key] = {"to": int(to) if to.isdigit() else 0}
+        else:
+            answers.pop(key, None)
+    return mapping, typed
+
+
+def _still_unknown(errors: dict, plan) -> dict:
+    """The refused answers that matter: those for names the file still uses and that are
+    still not on file. A name someone has added meanwhile needs no answer any more."""
+    unknown = {(u.kind, u.key) for u in plan.unknown}
+    return {kind_key: error for kind_key, error in errors.items() if kind_key in unknown}
+
+
+def _resolve(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
+    """Keep the supervisor's answers for the names not on file with the upload, and show
+    the same file planned with them. Nothing is written to the database; a refused answer
+    changes nothing and is shown with its reason, what was typed kept."""
+    found = _waiting(request, round, kind)
+    if found is None:
+        return _gone(request, round, kind)
+    token, entry = found
+    mapping, typed = _posted_answers(request, entry.get("names"))
+    checked, errors = names.check(mapping, round=round, user=request.user)
     try:
-        if "cancel" in request.POST:
-            messages.info(request, _("Import cancelled; nothing was written."))
-            return redirect("intake:round", pk=round.pk)
-        with default_storage.open(path, "rb") as f:
-            data = f.read()
-        try:
-            plan = kind.plan(round, data, entry["name"])
-            written = kind.write(plan)
-        except IntakeError as error:
-            messages.error(request, str(error))
-            return redirect(kind.url, pk=round.pk)
-    finally:
-        default_storage.delete(path)
+        data = _stored(entry)
+        plan = kind.plan(round, data, entry["name"], checked)
+        errors = _still_unknown(errors, plan)
+        if errors:
+            kept, _stale = names.check(entry.get("names"), round=round, user=request.user)
+            plan = kind.plan(round, data, entry["name"], kept)
+            return _render_preview(
+                request,
+                round,
+                kind,
+                plan,
+                token,
+                entry["name"],
+                typed=typed,
+                errors=errors,
+                alert=_("Nothing was changed: correct what is marked below."),
+                status=400,
+            )
+    except IntakeError as error:
+        _discard(request, token)
+        messages.error(request, str(error))
+        return redirect(kind.url, pk=round.pk)
+    entry["names"] = checked.mapping
+    request.session.modified = True
+    return _render_preview(request, round, kind, plan, token, entry["name"])
+
+
+def _confirm(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
+    found = _waiting(request, round, kind)
+    if found is None:
+        return _gone(request, round, kind)
+    token, entry = found
+    if "cancel" in request.POST:
+        _discard(request, token)
+        messages.info(request, _("Import cancelled; nothing was written."))
+        return redirect("intake:round", pk=round.pk)
+    # The answers are checked again: a department deactivated or a name added since the
+    # preview refuses the confirm, and the upload stays for the supervisor to choose again.
+    checked, errors = names.check(entry.get("names"), round=round, user=request.user)
+    try:
+        plan = kind.plan(round, _stored(entry), entry["name"], checked)
+        errors = _still_unknown(errors, plan)
+        if errors:
+            return _render_preview(
+                request,
+                round,
+                kind,
+                plan,
+                token,
+                entry["name"],
+                typed=_typed_from(entry.get("names")),
+                errors=errors,
+                alert=_(
+                    "Nothing was imported: some names you matched have changed since. Choose again."
+                ),
+                status=409,
+            )
+        created = plan.to_create
+        written = kind.write(plan)
+    except IntakeError as error:
+        _discard(request, token)
+        messages.error(request, str(error))
+        return redirect(kind.url, pk=round.pk)
+    _discard(request, token)
     if kind.name == "feedback":
         text = ngettext(
             "%(n)s suggestion imported into %(round)s.",
@@ -264,32 +564,40 @@ def _confirm(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
             written,
         )
     messages.success(request, text % {"n": written, "round": round.name})
+    if created:
+        messages.success(
+            request, _("Added with them: %(names)s.") % {"names": "、".join(map(str, created))}
+        )
     return redirect("intake:round", pk=round.pk)
 
 
-def _import_view(kind_name: str, confirm: bool):
+def _import_view(kind_name: str, step: str):
+    """The upload page (GET) and upload (POST), or a POST-only step: "resolve" or
+    "confirm"."""
     kind = KINDS[kind_name]
 
     @login_required
     @supervisor_required
     def view(request: HttpRequest, pk: int) -> HttpResponse:
         round = get_object_or_404(Round, pk=pk)
-        if confirm:
+        if step != "upload":
             if request.method != "POST":
                 return HttpResponse(status=405, headers={"Allow": "POST"})
-            return _confirm(request, round, kind)
+            return (_confirm if step == "confirm" else _resolve)(request, round, kind)
         if request.method == "POST":
             return _upload(request, round, kind)
         return _render_upload(request, round, kind, UploadForm())
 
-    view.__name__ = f"import_{kind_name}{'_confirm' if confirm else ''}"
+    view.__name__ = f"import_{kind_name}{'' if step == 'upload' else '_' + step}"
     return view
 
 
-import_feedback = _import_view("feedback", confirm=False)
-import_feedback_confirm = _import_view("feedback", confirm=True)
-import_ledger = _import_view("ledger", confirm=False)
-import_ledger_confirm = _import_view("ledger", confirm=True)
+import_feedback = _import_view("feedback", "upload")
+import_feedback_resolve = _import_view("feedback", "resolve")
+import_feedback_confirm = _import_view("feedback", "confirm")
+import_ledger = _import_view("ledger", "upload")
+import_ledger_resolve = _import_view("ledger", "resolve")
+import_ledger_confirm = _import_view("ledger", "confirm")
 
 
 # --- Export ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class AccountForm(forms.ModelForm):
         if current.pk:
             # The sign-in name stays: sign-ins, lockouts and the history are kept under it.
             self.fields["username"].disabled = True
+            self.fields["username"].help_text = _("Kept as it is: the history is under it.")
 
     def clean(self):
         data = super().clean()

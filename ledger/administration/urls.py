@@ -3,7 +3,7 @@ edited in Django's admin, linked from the hub."""
 
 from django.urls import path
 
-from . import views
+from . import views, views_setup
 
 app_name = "manage"
 
@@ -15,4 +15,9 @@ urlpatterns = [
     path("accounts/<int:pk>/reset/", views.account_reset, name="account-reset"),
     path("accounts/<int:pk>/unlock/", views.account_unlock, name="account-unlock"),
     path("accounts/<int:pk>/active/", views.account_active, name="account-active"),
+    path("setup/", views_setup.setup_upload, name="setup"),
+    path("setup/confirm/", views_setup.setup_confirm, name="setup-confirm"),
+    path("setup/done/", views_setup.setup_done, name="setup-done"),
+    path("setup/download/", views_setup.setup_download, name="setup-download"),
+    path("setup/sample/", views_setup.setup_sample, name="setup-sample"),
 ]

@@ -291,39 +291,12 @@ def read_table(
     for sheet_name, height, numbered in sheets:
         if height > limit + HEADER_SCAN_ROWS:
             raise _too_many_rows(height)
-        head: list[tuple[int, Sequence[Any]]] = []
-        for item in numbered:
-            head.append(item)
-            if len(head) >= HEADER_SCAN_ROWS * 3:
-                break
+        head = _head(numbered)
         found = find_header(head, fields, required)
         if found is None:
             continue
         header_row, columns, titles = found
-        rows: list[Row] = []
-        width = max(columns.values()) + 1
-        order = sorted(columns.items(), key=lambda fc: fc[1])
-        for number, cells in _chain(head, numbered):
-            if number <= header_row:
-                continue
-            if len(cells) < width:
-                cells = list(cells) + [None] * (width - len(cells))
-            values: dict[str, Any] = {}
-            filled = False
-            for field, index in order:
-                value = cells[index]
-                if field in raw and not isinstance(value, str):
-                    values[field] = value
-                    filled = filled or value not in (None, "")
-                    continue
-                text = clean(value, multiline=field in multiline)
-                values[field] = text
-                filled = filled or bool(text)
-            if not filled:
-                continue  # a wholly empty row (in the columns we read)
-            rows.append(Row(number, values))
-            if len(rows) > limit:
-                raise _too_many_rows(len(rows))
+        rows = _table_rows(_chain(head, numbered), header_row, columns, multiline, raw)
         return Table(sheet_name, header_row, titles, rows, kind)
     names = "、".join(dict.fromkeys(names[0] for names in fields.values()))
     raise IntakeError(
@@ -382,11 +355,7 @@ def read_tables(data: bytes, name: str, *, kinds: dict[str, TableKind]) -> dict[
     for sheet_name, height, numbered in _calamine_sheets(data):
         if height > limit + HEADER_SCAN_ROWS:
             raise _too_many_rows(height)
-        head: list[tuple[int, Sequence[Any]]] = []
-        for item in numbered:
-            head.append(item)
-            if len(head) >= HEADER_SCAN_ROWS * 3:
-                break
+        head = _head(numbered)
         for key, spec in kinds.items():
             header = _find_full_header(head, spec)
             if header is None:
@@ -407,7 +376,9 @@ def read_tables(data: bytes, name: str, *, kinds: dict[str, TableKind]) -> dict[
                 for index, cell in enumerate(cells)
                 if index not in used and isinstance(cell, str) and clean(cell)
             ]
-            rows = _table_rows(_chain(head, numbered), header_row, columns, spec)
+            rows = _table_rows(
+                _chain(head, numbered), header_row, columns, set(spec.multiline), set(spec.raw)
+            )
             found[key] = SheetTable(sheet_name, header_row, titles, rows, kind, key, ignored)
             break
     if not found:
@@ -445,14 +416,26 @@ def _find_full_header(
     return None
 
 
+def _head(numbered: Iterator[tuple[int, Sequence[Any]]]) -> list[tuple[int, Sequence[Any]]]:
+    """The first rows of a sheet, where its header is looked for; the rest stay unread."""
+    head: list[tuple[int, Sequence[Any]]] = []
+    for item in numbered:
+        head.append(item)
+        if len(head) >= HEADER_SCAN_ROWS * 3:
+            break
+    return head
+
+
 def _table_rows(
     numbered: Iterable[tuple[int, Sequence[Any]]],
     header_row: int,
     columns: dict[str, int],
-    spec: TableKind,
+    multiline: set[str],
+    raw: set[str],
 ) -> list[Row]:
-    """The rows below the header, read as ``read_table`` reads them."""
-    multiline, raw = set(spec.multiline), set(spec.raw)
+    """The rows below the header, each field's cell normalised (``raw`` ones kept as the
+    cell holds them, ``multiline`` ones keeping their line breaks); wholly empty rows (in
+    the columns read) are skipped."""
     limit = settings.IMPORT_MAX_ROWS
     width = max(columns.values()) + 1
     order = sorted(columns.items(), key=lambda fc: fc[1])

@@ -25,7 +25,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -57,26 +57,16 @@ NAMES_SHOWN = 200
 # --- The hub ---------------------------------------------------------------------------------
 
 
+def _counts(rows: QuerySet, by: str) -> dict[int, int]:
+    """How many of ``rows`` there are for each value of ``by``, in one grouped query."""
+    return dict(rows.values_list(by).annotate(n=Count("pk")).order_by())
+
+
 def _round_rows(rounds: list[Round]) -> list[Round]:
     ids = [r.pk for r in rounds]
-    received = dict(
-        Suggestion.objects.filter(round_id__in=ids)
-        .values_list("round_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    awaiting = dict(
-        Suggestion.objects.filter(round_id__in=ids, item__isnull=True)
-        .values_list("round_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    items = dict(
-        Item.objects.filter(round_id__in=ids)
-        .values_list("round_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+    received = _counts(Suggestion.objects.filter(round_id__in=ids), "round_id")
+    awaiting = _counts(Suggestion.objects.filter(round_id__in=ids, item__isnull=True), "round_id")
+    items = _counts(Item.objects.filter(round_id__in=ids), "round_id")
     for r in rounds:
         r.received = received.get(r.pk, 0)
         r.awaiting = awaiting.get(r.pk, 0)
@@ -88,17 +78,9 @@ def round_categories(round: Round) -> list[Category]:
     """The round's categories in order, each with how many items and suggestions are
     filed under it (a category in use cannot be deleted)."""
     categories = list(round.categories.order_by("order", "name"))
-    items = dict(
-        Item.objects.filter(round=round, category__isnull=False)
-        .values_list("category_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    suggestions = dict(
-        Suggestion.objects.filter(round=round, category__isnull=False)
-        .values_list("category_id")
-        .annotate(n=Count("pk"))
-        .order_by()
+    items = _counts(Item.objects.filter(round=round, category__isnull=False), "category_id")
+    suggestions = _counts(
+        Suggestion.objects.filter(round=round, category__isnull=False), "category_id"
     )
     for category in categories:
         category.item_count = items.get(category.pk, 0)

@@ -1,6 +1,6 @@
 """The ledger: rounds of feedback, the items they were consolidated into, and their history.
 
-The words are DESIGN.md's: a ``Round`` (评价批次) brings ``Suggestion`` rows (意见建议) that
+The words are the offices' own (docs/workflow.md): a ``Round`` (评价批次) brings ``Suggestion`` rows (意见建议) that
 are consolidated into ``Item`` rows (整改事项); an item is assigned, progresses, and is closed
 out (销号). Every change of an item's state is made by ``ledger.workflow`` and recorded as
 an ``Event``.
@@ -73,7 +73,7 @@ class Leader(models.Model):
 
 
 class User(AbstractUser):
-    """A person who signs in. The role says what they see and may do (DESIGN.md, roles)."""
+    """A person who signs in. The role says what they see and may do (docs/administration.md, roles)."""
 
     class Role(models.TextChoices):
         SUPERVISOR = "supervisor", _("Supervisor")
@@ -245,7 +245,7 @@ def due_within_condition(days: int, today: datetime.date | None = None) -> Q:
 
 class ItemQuerySet(models.QuerySet["Item"]):
     def visible_to(self, user) -> ItemQuerySet:
-        """The one answer to "which items may this user see" (DESIGN.md, roles).
+        """The one answer to "which items may this user see" (docs/administration.md, roles).
 
         Views, exports and the workflow all start from here, so an item outside a user's
         reach is simply not found (404), never shown and then refused.

@@ -6,7 +6,7 @@ again (退单待重新交办). Its inline forms are the item page's (``ledger.vi
 are judged by the same workflow functions; they post to this module's own URLs only so that
 the answer comes back to the queue, with an error shown beside the item it belongs to.
 
-Out of reach is 404 (DESIGN.md): anyone but a supervisor is told these pages do not exist.
+Out of reach is 404 (docs/workflow.md): anyone but a supervisor is told these pages do not exist.
 """
 
 from __future__ import annotations

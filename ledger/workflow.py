@@ -1,4 +1,4 @@
-"""The close-out (销号) workflow of DESIGN.md, one function per action.
+"""The close-out (销号) workflow (docs/workflow.md), one function per action.
 
 Each function:
 

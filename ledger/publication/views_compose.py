@@ -1,6 +1,6 @@
 """The compose pages: supervisors write, preview and publish notices.
 
-Out of reach is 404 (DESIGN.md): officials and leaders are told these pages do not exist;
+Out of reach is 404 (docs/workflow.md): officials and leaders are told these pages do not exist;
 anyone not signed in is sent to sign in. A published notice is read-only: its correction
 is a new version.
 """

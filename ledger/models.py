@@ -1,9 +1,9 @@
 """The ledger: rounds of feedback, the items they were consolidated into, and their history.
 
-The words are the offices' own (docs/workflow.md): a ``Round`` (评价批次) brings ``Suggestion`` rows (意见建议) that
-are consolidated into ``Item`` rows (整改事项); an item is assigned, progresses, and is closed
-out (销号). Every change of an item's state is made by ``ledger.workflow`` and recorded as
-an ``Event``.
+The words are the offices' own (docs/workflow.md): a ``Round`` (评价批次) brings
+``Suggestion`` rows (意见建议) that are consolidated into ``Item`` rows (整改事项); an item is
+assigned, progresses, and is closed out (销号). Every change of an item's state is made by
+``ledger.workflow`` and recorded as an ``Event``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ class Leader(models.Model):
 
 
 class User(AbstractUser):
-    """A person who signs in. The role says what they see and may do (docs/administration.md, roles)."""
+    """A person who signs in. The role says what they see and may do
+    (docs/administration.md)."""
 
     class Role(models.TextChoices):
         SUPERVISOR = "supervisor", _("Supervisor")

@@ -106,7 +106,9 @@ class ItemFilter(django_filters.FilterSet):
     # Applied by ledger.selectors.ledger_items, after the others, so that the state tabs can
     # count within every other filter without running them twice.
     state = django_filters.ChoiceFilter(
-        choices=Item.State.choices, label=_("State"), method="filter_nothing"
+        choices=[(s, Item.State(s).label) for s in Item.LIVE_STATES],
+        label=_("State"),
+        method="filter_nothing",
     )
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
     escalated = django_filters.BooleanFilter(method="filter_escalated", label=_("Escalated"))

@@ -283,13 +283,25 @@ class ItemQuerySet(models.QuerySet["Item"]):
         return self.filter(due_within_condition(days, today))
 
 
-class ItemManager(models.Manager.from_queryset(ItemQuerySet)):
-    """Items without their search text (``Item.search``), which can run to many suggestions'
-    words: no page shows it, and an item loaded without it saves only the fields it loaded,
-    so no save can write back a copy the triggers have since replaced."""
+class AllItemsManager(models.Manager.from_queryset(ItemQuerySet)):
+    """Every item, withdrawn ones (作废) included: for the few places that read an item
+    whatever became of it, its own page and history above all.
+
+    Items come without their search text (``Item.search``), which can run to many
+    suggestions' words: no page shows it, and an item loaded without it saves only the
+    fields it loaded, so no save can write back a copy the triggers have since replaced."""
 
     def get_queryset(self) -> ItemQuerySet:
         return super().get_queryset().defer("search")
+
+
+class ItemManager(AllItemsManager):
+    """The items that count: a withdrawn item (created by mistake, or merged into another)
+    is in no list, count, export or notice. The default manager, so that nothing has to
+    remember to leave them out (docs/ledger.md, correcting the ledger)."""
+
+    def get_queryset(self) -> ItemQuerySet:
+        return super().get_queryset().exclude(state=Item.State.WITHDRAWN)
 
 
 class Item(models.Model):
@@ -301,6 +313,8 @@ class Item(models.Model):
         IN_PROGRESS = "in_progress", _("In progress")
         REQUESTED = "requested", _("Close-out requested")
         CLOSED = "closed", _("Closed out")
+        # 作废: created by mistake, or merged into another item. Kept with its history.
+        WITHDRAWN = "withdrawn", pgettext_lazy("item state", "Withdrawn")
 
     class Track(models.TextChoices):
         IMMEDIATE = "immediate", _("Fix at once (立行立改)")
@@ -311,11 +325,16 @@ class Item(models.Model):
         LONG_TERM = "long_term", _("Partly done, kept up long-term")
 
     OPEN_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.REQUESTED)
+    # The states an item that counts can be in: all but withdrawn.
+    LIVE_STATES = (State.DRAFT, *OPEN_STATES, State.CLOSED)
 
     round = models.ForeignKey(
         Round, verbose_name=_("round"), on_delete=models.PROTECT, related_name="items"
     )
     number = models.CharField(_("number"), max_length=32)
+    # The number a ledger file gave the item when it could not be kept as the item's own
+    # (taken, repeated, or not in the round's numbering): kept so both can be found.
+    reference = models.CharField(_("number as imported"), max_length=32, blank=True)
     category = models.ForeignKey(
         Category,
         verbose_name=_("category"),
@@ -368,6 +387,7 @@ class Item(models.Model):
     )
     measures = models.TextField(_("measures"), blank=True)
     goal = models.TextField(_("goal"), blank=True)
+    remarks = models.TextField(_("remarks"), blank=True)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.DRAFT)
     percent = models.PositiveSmallIntegerField(_("percent done"), default=0)
     outcome = models.TextField(_("outcome"), blank=True)
@@ -386,6 +406,15 @@ class Item(models.Model):
     # Escalation (挂牌督办) is an event, not a state; this is when the last one was made,
     # kept on the row so that lists can filter on it without reading the history.
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # Where a withdrawn item's suggestions and progress went when it was merged (合并).
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_items",
+    )
     # Bumped by every change: a form carries the version it was drawn from, and a change
     # made against an older one is refused instead of silently overwriting another's work.
     version = models.PositiveIntegerField(_("version"), default=1)
@@ -406,6 +435,7 @@ class Item(models.Model):
     search = models.TextField(_("search text"), blank=True, default="", editable=False)
 
     objects = ItemManager()
+    all_objects = AllItemsManager()
 
     class Meta:
         # By the column, not the relation: ordering by "round" would join ledger_round
@@ -421,7 +451,9 @@ class Item(models.Model):
                 condition=Q(percent__gte=0) & Q(percent__lte=100), name="item_percent_0_100"
             ),
             models.CheckConstraint(
-                condition=Q(state__in=["draft", "assigned", "in_progress", "requested", "closed"]),
+                condition=Q(
+                    state__in=["draft", "assigned", "in_progress", "requested", "closed", "withdrawn"]
+                ),
                 name="item_state_valid",
             ),
             models.CheckConstraint(
@@ -685,6 +717,8 @@ class Extension(models.Model):
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     old_deadline = models.DateField(_("deadline before"), null=True, blank=True)
     new_deadline = models.DateField(_("deadline asked for"))
+    # The deadline a supervisor granted: the one asked for, or another they chose.
+    granted_deadline = models.DateField(_("deadline granted"), null=True, blank=True)
     reason = models.TextField(_("reason"))
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
@@ -734,6 +768,11 @@ class Event(models.Model):
         EXTENSION_REFUSE = "extension_refuse", _("Refused an extension")
         ESCALATE = "escalate", _("Escalated")
         COMMENT = "comment", _("Commented")
+        CREATE = "create", _("Created")
+        EDIT = "edit", _("Edited")
+        REASSIGN = "reassign", _("Reassigned")
+        MERGE = "merge", _("Merged another item into this one")
+        WITHDRAW = "withdraw", pgettext_lazy("event", "Withdrawn")
 
     item = models.ForeignKey(
         Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="events"
@@ -780,6 +819,10 @@ class Notification(models.Model):
         RETURN = "return", _("Close-out request returned")
         APPROVE = "approve", _("Close-out approved")
         ESCALATE = "escalate", _("Escalated")
+        REASSIGN = "reassign", _("Assignment changed")
+        WITHDRAW = "withdraw", _("Item withdrawn")
+        EXTENSION_GRANT = "extension_grant", _("Extension granted")
+        EXTENSION_REFUSE = "extension_refuse", _("Extension refused")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -811,7 +854,18 @@ class Notification(models.Model):
         verbose_name_plural = _("notifications")
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["assign", "return", "approve", "escalate"]),
+                condition=Q(
+                    kind__in=[
+                        "assign",
+                        "return",
+                        "approve",
+                        "escalate",
+                        "reassign",
+                        "withdraw",
+                        "extension_grant",
+                        "extension_refuse",
+                    ]
+                ),
                 name="notification_kind_valid",
             ),
         ]

@@ -62,16 +62,23 @@ def recipients(event: Event) -> list[tuple[int, str]]:
     Assignment reaches the lead and the co-responsible departments, since all of them must
     act; a return or an approval reaches the lead department, which asked for close-out;
     an escalation reaches the lead department and the item's leader, who answers for it.
-    One query, whatever the number of departments.
+    A change of assignment reaches every department that answers for the item and those
+    that no longer do; a withdrawal, every department that answered for it; a decision on
+    an extension, the lead department and whoever asked. One query, whatever the number
+    of departments.
     """
     item = event.item
     departments = Q(department_id=item.lead_department_id)
-    if event.kind == Event.Kind.ASSIGN:
+    if event.kind in (Event.Kind.ASSIGN, Event.Kind.REASSIGN, Event.Kind.WITHDRAW):
         shares = Item.co_departments.through.objects.filter(item_id=item.pk)
         departments |= Q(department_id__in=shares.values("department_id"))
+    if event.kind == Event.Kind.REASSIGN:
+        departments |= Q(department_id__in=event.data.get("lost", []))
     who = Q(role=User.Role.OFFICIAL) & departments
     if event.kind == Event.Kind.ESCALATE and item.leader_id is not None:
         who |= Q(role=User.Role.LEADER, leader_id=item.leader_id)
+    if event.kind in (Event.Kind.EXTENSION_GRANT, Event.Kind.EXTENSION_REFUSE):
+        who |= Q(pk=event.data.get("requested_by"))
     users = User.objects.filter(who, is_active=True).order_by("pk")
     if event.actor_id is not None:
         users = users.exclude(pk=event.actor_id)

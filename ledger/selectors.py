@@ -138,7 +138,7 @@ def _states_within(user: User, itemfilter: ItemFilter) -> list[str]:
     """The states an item of this list can be in: drafts only for those who see them,
     open states only when the list is of overdue items (a draft part would otherwise be
     read to its end to find none)."""
-    states = [s for s in Item.State.values if s != Item.State.DRAFT or user.is_supervisor]
+    states = [s for s in Item.LIVE_STATES if s != Item.State.DRAFT or user.is_supervisor]
     if itemfilter.is_bound and getattr(itemfilter.form, "cleaned_data", {}).get("overdue"):
         states = [s for s in states if s in Item.OPEN_STATES]
     return states
@@ -345,7 +345,7 @@ def _count_parts(user: User, within: QuerySet[Item] | None = None) -> list[Query
 
 
 def _counts_sql(parts, user: User, cap: int, today) -> tuple[str, list] | None:
-    states = [s for s in Item.State.values if s != Item.State.DRAFT or user.is_supervisor]
+    states = [s for s in Item.LIVE_STATES if s != Item.State.DRAFT or user.is_supervisor]
     return capped_sql(parts, states, cap, today)
 
 
@@ -369,7 +369,7 @@ def capped_sql(parts: list[QuerySet], states: list[str], cap: int, today) -> tup
 
 
 def _run_counts(built: tuple[str, list] | None) -> dict[str, int]:
-    counts = dict.fromkeys([*Item.State.values, "overdue"], 0)
+    counts = dict.fromkeys([*Item.LIVE_STATES, "overdue"], 0)
     if built is None:
         return counts
     sql, params = built
@@ -437,7 +437,7 @@ _FIRST_SQL: dict[tuple, tuple[str, list] | None] = {}
 
 def grouped_counts(items: QuerySet[Item]) -> dict[str, int]:
     """Items per state and overdue among ``items``, exactly, in one grouped pass."""
-    counts = dict.fromkeys([*Item.State.values, "overdue"], 0)
+    counts = dict.fromkeys([*Item.LIVE_STATES, "overdue"], 0)
     rows = (
         items.order_by()
         .values("state")
@@ -451,7 +451,7 @@ def grouped_counts(items: QuerySet[Item]) -> dict[str, int]:
 
 
 def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    total = dict.fromkeys([*Item.State.values, "overdue"], 0)
+    total = dict.fromkeys([*Item.LIVE_STATES, "overdue"], 0)
     for each in counts:
         for name, n in each.items():
             total[name] += n
@@ -462,7 +462,7 @@ def counts_of(matches: Iterable[Match]) -> dict[str, int]:
     """Items per state and overdue among a keyword's matches (at most a few thousand, all
     within the user's reach), counted here: building twelve capped count arms that each
     repeat the id list cost more than reading them all once."""
-    counts = dict.fromkeys([*Item.State.values, "overdue"], 0)
+    counts = dict.fromkeys([*Item.LIVE_STATES, "overdue"], 0)
     today = timezone.localdate()
     for match in matches:
         counts[match[STATE]] += 1

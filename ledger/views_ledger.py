@@ -116,8 +116,8 @@ def _filter_options(form) -> dict[str, str]:
 def _state_rows(user, counts: dict[str, int]) -> list[tuple[str, str, int]]:
     """(state, label, count) for the tabs and tiles; drafts only for those who see them."""
     return [
-        (value, label, counts[value])
-        for value, label in Item.State.choices
+        (value, Item.State(value).label, counts[value])
+        for value in Item.LIVE_STATES
         if value != Item.State.DRAFT or user.is_supervisor
     ]
 
@@ -166,7 +166,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "names": _names_for(page.rows),
             "states": _state_rows(request.user, counts),
-            "total": sum(counts[value] for value in Item.State.values),
+            "total": sum(counts[value] for value in Item.LIVE_STATES),
             "overdue_count": counts["overdue"],
             "sort": sort_name,
             "size": size,
@@ -187,7 +187,7 @@ def home(request: HttpRequest) -> HttpResponse:
     columns = ("round", "lead_department")
     context = {
         "states": _state_rows(user, counts),
-        "total": sum(counts[value] for value in Item.State.values),
+        "total": sum(counts[value] for value in Item.LIVE_STATES),
         "overdue_count": counts["overdue"],
         "due_soon_days": settings.DUE_SOON_DAYS,
     }

@@ -32,7 +32,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import notifications
-from .models import Department, Event, Extension, Item, Leader, Progress, User
+from .models import Category, Department, Event, Extension, Item, Leader, Progress, Suggestion, User
 
 State = Item.State
 Kind = Event.Kind
@@ -51,7 +51,9 @@ class Rule:
 
 
 OPEN = frozenset(Item.OPEN_STATES)
-ALL = frozenset(State.values)
+LIVE = frozenset(Item.LIVE_STATES)
+# Nothing is done to a withdrawn item but reading it.
+ALL = LIVE
 
 RULES: dict[str, Rule] = {
     "assign": Rule(_("assign"), frozenset({State.DRAFT}), SUPERVISOR),
@@ -70,6 +72,11 @@ RULES: dict[str, Rule] = {
     "refuse_extension": Rule(_("refuse an extension of"), OPEN, SUPERVISOR),
     "escalate": Rule(_("escalate"), OPEN, SUPERVISOR),
     "comment": Rule(_("comment on"), ALL, READER),
+    "edit": Rule(_("edit"), LIVE, SUPERVISOR),
+    "edit_plan": Rule(_("edit the measures and goal of"), OPEN, LEAD),
+    "reassign": Rule(_("change the assignment of"), OPEN, SUPERVISOR),
+    "merge": Rule(_("merge"), frozenset({State.DRAFT, *OPEN}), SUPERVISOR),
+    "withdraw": Rule(_("withdraw"), frozenset({State.DRAFT, *OPEN}), SUPERVISOR),
 }
 
 WHO_TEXT = {
@@ -158,7 +165,7 @@ def _now(at: datetime.datetime | None) -> datetime.datetime:
 def stale_error(item: Item) -> Stale:
     """The refusal for a change made from an outdated page: who changed the item, when."""
     current = (
-        Item.objects.filter(pk=item.pk)
+        Item.all_objects.filter(pk=item.pk)
         .select_related("updated_by")
         .only(
             "state",
@@ -231,6 +238,32 @@ def _event(item: Item, actor: User, kind: str, from_state: str, at, note: str = 
     )
 
 
+def record_creation(
+    items: Iterable[Item], *, by: User | None, how: str, at=None, **data
+) -> list[Event]:
+    """创建: each new item's first event, saying who made it and how (``how``: "ledger"
+    with the file's name and row, "consolidation" with the suggestions' numbers, "manual").
+
+    ``data`` is shared by every item; an item's own details (its row in a file, the
+    suggestions it was made from) are read from its ``_creation`` attribute when set."""
+    at = _now(at)
+    return Event.objects.bulk_create(
+        [
+            Event(
+                item=item,
+                actor=by,
+                kind=Kind.CREATE,
+                from_state=item.state,
+                to_state=item.state,
+                data={"how": how, **data, **getattr(item, "_creation", {})},
+                at=at,
+            )
+            for item in items
+        ],
+        batch_size=1000,
+    )
+
+
 def _required(text: str, field: str, message) -> str:
     text = (text or "").strip()
     if not text:
@@ -297,6 +330,7 @@ def assign(
             note,
             leader=str(leader),
             lead_department=lead_department.name,
+            co_departments=[d.name for d in item.co_departments.all()],
             deadline=deadline.isoformat() if deadline else "long_term",
         )
         notifications.notify(event)  # after co_departments.set: they are told too
@@ -410,13 +444,16 @@ def approve(item: Item, *, by: User, note: str = "", at=None) -> Event:
 
 @_transition
 def return_request(item: Item, *, by: User, reason: str, at=None) -> Event:
-    """退回: a supervisor sends a close-out request back; the item goes on."""
+    """退回: a supervisor sends a close-out request back; the item goes on.
+
+    The claimed outcome leaves the item (it stays in the request's event): an outcome on an
+    item is one awaiting or having had approval, never one a supervisor sent back."""
     check("return", by, item)
     reason = _required(reason, "reason", _("Say why the request is returned."))
     at = _now(at)
     with transaction.atomic():
         from_state = item.state
-        _swap(item, by, State.IN_PROGRESS, at)
+        _swap(item, by, State.IN_PROGRESS, at, outcome="", outcome_kind="")
         event = _event(item, by, Kind.RETURN, from_state, at, reason)
         notifications.notify(event)
         return event
@@ -480,35 +517,50 @@ def _withdraw_extensions(item: Item, by: User, at) -> None:
     )
 
 
-def _decide_extension(extension: Extension, by: User, status: str, note: str, at) -> None:
+def _decide_extension(
+    extension: Extension, by: User, status: str, note: str, at, granted=None
+) -> None:
     decided = Extension.objects.filter(pk=extension.pk, status=Extension.Status.PENDING).update(
-        status=status, decided_by=by, decided_at=at, decision_note=note
+        status=status, decided_by=by, decided_at=at, decision_note=note, granted_deadline=granted
     )
     if decided != 1:
         raise Invalid(_("Someone has already decided this extension request."))
     extension.status = status
+    extension.granted_deadline = granted
 
 
 @_transition
 def grant_extension(
-    item: Item, *, by: User, extension: Extension | None = None, note: str = "", at=None
+    item: Item,
+    *,
+    by: User,
+    extension: Extension | None = None,
+    deadline: datetime.date | None = None,
+    note: str = "",
+    at=None,
 ) -> Event:
-    """批准延期: the deadline moves; the first deadline is kept for the record."""
+    """批准延期: the deadline moves to the date asked for, or to ``deadline`` when the
+    supervisor grants another; the first deadline is kept for the record."""
     check("grant_extension", by, item)
     extension = _pending_extension(item, extension)
     at = _now(at)
     old = item.deadline
+    granted = deadline or extension.new_deadline
+    if granted < timezone.localdate(at):
+        raise Invalid(_("The new deadline cannot be in the past."), field="deadline")
+    if old is not None and granted <= old:
+        raise Invalid(_("The new deadline must be later than the current one."), field="deadline")
     with transaction.atomic():
-        _decide_extension(extension, by, Extension.Status.GRANTED, note, at)
+        _decide_extension(extension, by, Extension.Status.GRANTED, note, at, granted)
         _swap(
             item,
             by,
             item.state,
             at,
-            deadline=extension.new_deadline,
+            deadline=granted,
             original_deadline=item.original_deadline or old,
         )
-        return _event(
+        event = _event(
             item,
             by,
             Kind.EXTENSION_GRANT,
@@ -516,8 +568,12 @@ def grant_extension(
             at,
             note,
             old_deadline=old.isoformat() if old else None,
-            new_deadline=extension.new_deadline.isoformat(),
+            asked_deadline=extension.new_deadline.isoformat(),
+            new_deadline=granted.isoformat(),
+            requested_by=extension.requested_by_id,
         )
+        notifications.notify(event)
+        return event
 
 
 @_transition
@@ -532,7 +588,7 @@ def refuse_extension(
     with transaction.atomic():
         _decide_extension(extension, by, Extension.Status.REFUSED, reason, at)
         _swap(item, by, item.state, at)
-        return _event(
+        event = _event(
             item,
             by,
             Kind.EXTENSION_REFUSE,
@@ -540,7 +596,10 @@ def refuse_extension(
             at,
             reason,
             new_deadline=extension.new_deadline.isoformat(),
+            requested_by=extension.requested_by_id,
         )
+        notifications.notify(event)
+        return event
 
 
 @_transition
@@ -565,3 +624,248 @@ def comment(item: Item, *, by: User, text: str, at=None) -> Event:
     text = _required(text, "text", _("Write the comment."))
     at = _now(at)
     return _event(item, by, Kind.COMMENT, item.state, at, text)
+
+
+# --- Corrections (docs/ledger.md, correcting the ledger) ----------------------------------------
+
+# What a supervisor may correct in what an item says, and what its lead department may.
+EDIT_FIELDS = ("title", "category", "track", "measures", "goal", "responsible_person", "remarks")
+PLAN_FIELDS = ("measures", "goal")
+LONG_TERM = "long_term"  # how the history writes the deadline of a long-term item
+
+
+def shown(item: Item, field: str, co: Iterable[Department] | None = None) -> str:
+    """A field's value as the history keeps it: names rather than ids, so that the record
+    reads as it did on the day even after a department is renamed."""
+    if field == "deadline":
+        if item.long_term:
+            return LONG_TERM
+        return item.deadline.isoformat() if item.deadline else ""
+    if field == "co_departments":
+        return "、".join(d.name for d in (co if co is not None else item.co_departments.all()))
+    value = getattr(item, field)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> list[dict[str, str]]:
+    return [
+        {"field": field, "before": before[field], "after": after[field]}
+        for field in before
+        if before[field] != after[field]
+    ]
+
+
+@_transition
+def edit(item: Item, *, by: User, note: str = "", at=None, **values) -> Event:
+    """修改: a supervisor corrects what an item says (title, category, track, measures,
+    goal, responsible person, remarks); an official of the lead department its measures and
+    goal while it is open. One event records each changed field before and after."""
+    unknown = set(values) - set(EDIT_FIELDS)
+    if unknown:
+        raise TypeError(f"not editable: {sorted(unknown)}")
+    if by.is_supervisor:
+        check("edit", by, item)
+    else:
+        check("edit_plan", by, item)
+        if set(values) - set(PLAN_FIELDS):
+            raise NotAllowed(action=RULES["edit"].label, why=WHO_TEXT[SUPERVISOR])
+    values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+    if "title" in values:
+        if not values["title"]:
+            raise Invalid(_("The problem cannot be empty."), field="title")
+        if len(values["title"]) > 300:
+            raise Invalid(_("The problem is longer than 300 characters."), field="title")
+    category = values.get("category")
+    if category is not None and (
+        not isinstance(category, Category) or category.round_id != item.round_id
+    ):
+        raise Invalid(_("Choose one of the round’s categories."), field="category")
+    if "track" in values and values["track"] not in Item.Track.values:
+        raise Invalid(_("Choose a track."), field="track")
+    if len(values.get("responsible_person") or "") > 100:
+        raise Invalid(
+            _("The responsible person is longer than 100 characters."),
+            field="responsible_person",
+        )
+    before = {field: shown(item, field) for field in values}
+    probe = Item()
+    for field, value in values.items():
+        setattr(probe, field, value)
+    changes = _changes(before, {field: shown(probe, field) for field in values})
+    if not changes:
+        raise Invalid(_("Nothing was changed."))
+    at = _now(at)
+    with transaction.atomic():
+        changed = {c["field"]: values[c["field"]] for c in changes}
+        _swap(item, by, item.state, at, **changed)
+        return _event(item, by, Kind.EDIT, item.state, at, note.strip(), changes=changes)
+
+
+@_transition
+def reassign(
+    item: Item,
+    *,
+    by: User,
+    reason: str,
+    leader: Leader,
+    lead_department: Department,
+    co_departments: Iterable[Department] = (),
+    deadline: datetime.date | None = None,
+    long_term: bool = False,
+    responsible_person: str | None = None,
+    at=None,
+) -> Event:
+    """调整交办: a supervisor changes who answers for an open item, or by when, with a
+    reason. The departments that gain or lose it, and those that keep it, are told."""
+    check("reassign", by, item)
+    reason = _required(reason, "reason", _("Say why the assignment changes."))
+    at = _now(at)
+    if leader is None:
+        raise Invalid(_("Choose the responsible leader."), field="leader")
+    if lead_department is None:
+        raise Invalid(_("Choose the lead department."), field="lead_department")
+    deadline = None if long_term else deadline
+    if deadline is None and not long_term:
+        raise Invalid(_("Set the deadline, or mark the item long-term."), field="deadline")
+    co = [d for d in co_departments]
+    if any(d.pk == lead_department.pk for d in co):
+        raise Invalid(
+            _("The lead department cannot also be a co-responsible department."),
+            field="co_departments",
+        )
+    old_co = list(item.co_departments.all())
+    fields = ("leader", "lead_department", "co_departments", "deadline")
+    if responsible_person is not None:
+        fields += ("responsible_person",)
+        responsible_person = responsible_person.strip()[:100]
+    before = {field: shown(item, field, old_co) for field in fields}
+    probe = Item(
+        leader=leader,
+        lead_department=lead_department,
+        deadline=deadline,
+        long_term=long_term,
+        responsible_person=responsible_person or "",
+    )
+    changes = _changes(before, {field: shown(probe, field, co) for field in fields})
+    if not changes:
+        raise Invalid(_("Nothing was changed: the assignment is as it was."))
+    moved = {c["field"] for c in changes}
+    if "deadline" in moved and deadline is not None and deadline < timezone.localdate(at):
+        raise Invalid(_("The deadline cannot be in the past."), field="deadline")
+    old_lead = item.lead_department_id
+    old_deadline = item.deadline
+    responsible = {old_lead, *(d.pk for d in old_co)}
+    now_responsible = {lead_department.pk, *(d.pk for d in co)}
+    updates = {
+        "leader": leader,
+        "lead_department": lead_department,
+        "deadline": deadline,
+        "long_term": long_term,
+    }
+    if "deadline" in moved and old_deadline is not None:
+        updates["original_deadline"] = item.original_deadline or old_deadline
+    if responsible_person is not None:
+        updates["responsible_person"] = responsible_person
+    with transaction.atomic():
+        _swap(item, by, item.state, at, **updates)
+        if "co_departments" in moved:
+            item.co_departments.set(co)
+        if moved & {"lead_department", "deadline"}:
+            # A request for a later deadline was made to the old lead, or for the old date.
+            _withdraw_extensions(item, by, at)
+        event = _event(
+            item,
+            by,
+            Kind.REASSIGN,
+            item.state,
+            at,
+            reason,
+            changes=changes,
+            gained=sorted(now_responsible - responsible),
+            lost=sorted(responsible - now_responsible - {None}),
+        )
+        notifications.notify(event)
+        return event
+
+
+@_transition
+def withdraw(item: Item, *, by: User, reason: str, at=None) -> Event:
+    """作废: an item created by mistake leaves every list, count and notice, and stays
+    readable with its history. Its suggestions go back to be consolidated again."""
+    check("withdraw", by, item)
+    reason = _required(reason, "reason", _("Say why the item is withdrawn."))
+    at = _now(at)
+    with transaction.atomic():
+        from_state = item.state
+        suggestions = Suggestion.objects.filter(item_id=item.pk)
+        released = list(suggestions.order_by("seq").values_list("seq", flat=True))
+        _swap(item, by, State.WITHDRAWN, at)
+        suggestions.update(item=None)
+        _withdraw_extensions(item, by, at)
+        event = _event(item, by, Kind.WITHDRAW, from_state, at, reason, released=released)
+        if from_state != State.DRAFT:
+            notifications.notify(event)
+        return event
+
+
+@_transition
+def merge(item: Item, *, into: Item, by: User, note: str = "", at=None) -> Event:
+    """合并: ``item`` turns out to be the same as ``into``. Its suggestions and progress
+    reports (with their evidence) move to ``into``, and it is withdrawn with a pointer
+    there; each item's history says so."""
+    check("merge", by, item)
+    if into is None or into.pk == item.pk:
+        raise Invalid(_("Choose another item of the round to merge into."), field="into")
+    if into.round_id != item.round_id:
+        raise Invalid(_("Only items of the same round can be merged."), field="into")
+    if into.state not in (State.DRAFT, *OPEN):
+        raise Invalid(
+            _("Item %(number)s is “%(state)s”: merge into an item still being worked on.")
+            % {"number": into.number, "state": State(into.state).label},
+            field="into",
+        )
+    at = _now(at)
+    with transaction.atomic():
+        from_state = item.state
+        suggestions = Suggestion.objects.filter(item_id=item.pk)
+        moved = list(suggestions.order_by("seq").values_list("seq", flat=True))
+        progress = Progress.objects.filter(item_id=item.pk)
+        reports = progress.count()
+        _swap(item, by, State.WITHDRAWN, at, merged_into=into)
+        # The other item changes too: a page drawn from it before the merge is stale.
+        bumped = Item.objects.filter(pk=into.pk, state=into.state).update(
+            version=F("version") + 1, updated_at=at, updated_by=by
+        )
+        if bumped != 1:
+            raise stale_error(into)
+        into.version += 1
+        suggestions.update(item=into)
+        progress.update(item=into)
+        _withdraw_extensions(item, by, at)
+        event = _event(
+            item,
+            by,
+            Kind.WITHDRAW,
+            from_state,
+            at,
+            note.strip(),
+            merged_into={"id": into.pk, "number": into.number},
+            suggestions=moved,
+            progress=reports,
+        )
+        _event(
+            into,
+            by,
+            Kind.MERGE,
+            into.state,
+            at,
+            note.strip(),
+            merged={"id": item.pk, "number": item.number, "title": item.title},
+            suggestions=moved,
+            progress=reports,
+        )
+        if from_state != State.DRAFT:
+            notifications.notify(event)
+        return event

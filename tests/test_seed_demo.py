@@ -38,7 +38,7 @@ pytestmark = pytest.mark.django_db
 
 # code → (suggestions received, items after consolidation), from the seed.
 ROUNDS = {"2019": (547, 538), "2020M": (447, 443)}
-STATES = set(Item.State.values)
+STATES = set(Item.LIVE_STATES)
 SIGN_INS = {"duchayuan", "jiaoyuju", "lingdao", "guanliyuan"}
 
 

@@ -142,7 +142,8 @@ def annexes(notice: Notice, masker: Masker, advance: Callable[[int], None] | Non
                     "category": item.category.name if item.category else "",
                     "department": item.lead_department.name if item.lead_department else "",
                     "measures": masker(item.measures),
-                    "outcome": masker(item.outcome),
+                    # A claimed outcome is the result only once a supervisor approved it.
+                    "outcome": masker(item.outcome) if item.state == Item.State.CLOSED else "",
                     "state": public_state(item),
                 }
             )

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import evidence
-from .models import Department, Item, Leader
+from .models import Category, Department, Item, Leader
 
 
 class DateInput(forms.DateInput):
@@ -94,25 +94,167 @@ class Responsibility(forms.Form):
         return data
 
 
-class AssignForm(ActionForm, Responsibility):
+def responsibility_of(item: Item) -> dict:
+    """What the item says of who answers for it: the ledger's proposal or the last
+    assignment, to start a form from."""
+    return {
+        "leader": item.leader_id,
+        "lead_department": item.lead_department_id,
+        "co_departments": [d.pk for d in item.co_departments.all()],
+        "responsible_person": item.responsible_person,
+        "deadline": item.deadline,
+        "long_term": item.long_term,
+    }
+
+
+class ItemForm(ActionForm):
+    """An action form drawn from the item it acts on (``item=``), for its initial values
+    or its choices."""
+
+    def __init__(self, data=None, files=None, *, item: Item, **kwargs):
+        self.item = item
+        if data is None:
+            kwargs["initial"] = self.initial_for(item) | kwargs.get("initial", {})
+        super().__init__(data, files, **kwargs)
+
+    def initial_for(self, item: Item) -> dict:
+        return {}
+
+
+class AssignForm(ItemForm, Responsibility):
     note = forms.CharField(
         label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-    def __init__(self, *args, item: Item | None = None, **kwargs):
-        if item is not None and not kwargs.get("data"):
-            kwargs.setdefault(
-                "initial",
-                {
-                    "leader": item.leader_id,
-                    "lead_department": item.lead_department_id,
-                    "co_departments": [d.pk for d in item.co_departments.all()],
-                    "responsible_person": item.responsible_person,
-                    "deadline": item.deadline,
-                    "long_term": item.long_term,
-                },
-            )
+    def initial_for(self, item: Item) -> dict:
+        return responsibility_of(item)
+
+
+class ReassignForm(AssignForm):
+    """调整交办: the assignment as it stands, to change, with the reason."""
+
+    reason = forms.CharField(
+        label=_("Reason for the change"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    note = None
+
+    def clean_deadline(self):
+        # An item already overdue keeps its deadline when only its department changes.
+        deadline = self.cleaned_data["deadline"]
+        if deadline is not None and deadline == self.item.deadline:
+            return deadline
+        return super().clean_deadline()
+
+
+class EditForm(ItemForm):
+    """修改: what the item says, as it says it now."""
+
+    FIELDS = ("title", "category", "track", "responsible_person", "measures", "goal", "remarks")
+
+    title = forms.CharField(
+        label=_("Problem"), max_length=300, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.none(), required=False
+    )
+    track = forms.ChoiceField(label=_("Track"), choices=Item.Track.choices)
+    responsible_person = forms.CharField(
+        label=_("Responsible person"), max_length=100, required=False
+    )
+    measures = forms.CharField(
+        label=_("Measures"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    goal = forms.CharField(
+        label=_("Goal"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    remarks = forms.CharField(
+        label=_("Remarks"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    note = forms.CharField(
+        label=_("Why (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "category" in self.fields:
+            self.fields["category"].queryset = Category.objects.filter(round_id=self.item.round_id)
+
+    def initial_for(self, item: Item) -> dict:
+        return {
+            field: getattr(item, f"{field}_id" if field == "category" else field)
+            for field in self.FIELDS
+        }
+
+    def clean(self):
+        data = super().clean()
+        # What the workflow is asked to change: every field of the form, as typed.
+        data["values"] = {f: data.get(f) for f in self.FIELDS}
+        return data
+
+
+class EditPlanForm(EditForm):
+    """The lead department's part of the item: its measures and goal."""
+
+    FIELDS = ("measures", "goal")
+    title = category = track = responsible_person = remarks = None
+
+
+class MergeForm(ItemForm):
+    into = forms.CharField(
+        label=_("Number of the item it is the same as"),
+        max_length=32,
+        help_text=_(
+            "This item's suggestions and progress move to that item, and this one is "
+            "withdrawn with a pointer to it."
+        ),
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean_into(self):
+        number = self.cleaned_data["into"].strip()
+        into = (
+            Item.objects.filter(round_id=self.item.round_id, number=number)
+            .exclude(pk=self.item.pk)
+            .first()
+        )
+        if into is None:
+            raise ValidationError(
+                _("No other item of the round %(round)s is numbered “%(number)s”."),
+                params={"round": self.item.round, "number": number},
+            )
+        return into
+
+
+class GrantExtensionForm(ItemForm):
+    deadline = forms.DateField(
+        label=_("New deadline"),
+        widget=DateInput(),
+        required=False,
+        help_text=_("The date asked for; another may be granted instead."),
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def initial_for(self, item: Item) -> dict:
+        # The page that shows the request has it at hand (``pending_extension``).
+        pending = getattr(item, "pending_extension", None)
+        if pending is None:
+            pending = item.extensions.filter(status="pending").first()
+        return {"deadline": pending.new_deadline} if pending else {}
 
 
 class MultipleFileInput(forms.FileInput):

@@ -452,7 +452,14 @@ class Item(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(
-                    state__in=["draft", "assigned", "in_progress", "requested", "closed", "withdrawn"]
+                    state__in=[
+                        "draft",
+                        "assigned",
+                        "in_progress",
+                        "requested",
+                        "closed",
+                        "withdrawn",
+                    ]
                 ),
                 name="item_state_valid",
             ),
@@ -768,7 +775,7 @@ class Event(models.Model):
         EXTENSION_REFUSE = "extension_refuse", _("Refused an extension")
         ESCALATE = "escalate", _("Escalated")
         COMMENT = "comment", _("Commented")
-        CREATE = "create", _("Created")
+        CREATE = "create", pgettext_lazy("event", "Created")
         EDIT = "edit", _("Edited")
         REASSIGN = "reassign", _("Reassigned")
         MERGE = "merge", _("Merged another item into this one")

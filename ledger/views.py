@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from . import evidence, forms, workflow
+from . import evidence, forms, history, workflow
 from .models import Extension, Item, Progress, Suggestion
 
 
@@ -22,8 +22,9 @@ def _get_item_for_user(request: HttpRequest, pk: int) -> Item:
     Every item view goes through here, so an item outside the user's reach is not found,
     whatever the URL: an official of one department cannot learn that another's item exists.
     """
-    queryset = Item.objects.visible_to(request.user).select_related(
-        "round", "category", "leader", "lead_department", "closed_by", "updated_by"
+    # Withdrawn items too: they stay readable with their history.
+    queryset = Item.all_objects.visible_to(request.user).select_related(
+        "round", "category", "leader", "lead_department", "closed_by", "updated_by", "merged_into"
     )
     return get_object_or_404(queryset, pk=pk)
 
@@ -108,8 +109,10 @@ ACTIONS: dict[str, Action] = {
         _("Ask for an extension"),
     ),
     "grant_extension": Action(
-        forms.NoteForm,
-        lambda item, by, d: workflow.grant_extension(item, by=by, note=d["note"]),
+        forms.GrantExtensionForm,
+        lambda item, by, d: workflow.grant_extension(
+            item, by=by, deadline=d["deadline"], note=d["note"]
+        ),
         _("The extension was granted."),
         _("Grant the extension"),
     ),
@@ -131,7 +134,58 @@ ACTIONS: dict[str, Action] = {
         _("Your comment was added."),
         _("Comment"),
     ),
+    "edit": Action(
+        forms.EditForm,
+        lambda item, by, d: workflow.edit(item, by=by, note=d["note"], **d["values"]),
+        _("The item was saved."),
+        _("Edit the item"),
+    ),
+    "edit_plan": Action(
+        forms.EditPlanForm,
+        lambda item, by, d: workflow.edit(item, by=by, note=d["note"], **d["values"]),
+        _("The measures and goal were saved."),
+        _("Edit measures and goal"),
+    ),
+    "reassign": Action(
+        forms.ReassignForm,
+        lambda item, by, d: workflow.reassign(
+            item,
+            by=by,
+            reason=d["reason"],
+            leader=d["leader"],
+            lead_department=d["lead_department"],
+            co_departments=d["co_departments"],
+            deadline=d["deadline"],
+            long_term=d["long_term"],
+            responsible_person=d["responsible_person"],
+        ),
+        _("The assignment was changed."),
+        _("Change the assignment (调整交办)"),
+    ),
+    "merge": Action(
+        forms.MergeForm,
+        lambda item, by, d: workflow.merge(item, into=d["into"], by=by, note=d["note"]),
+        _("The item was merged and withdrawn."),
+        _("Merge into another item"),
+    ),
+    "withdraw": Action(
+        forms.ReasonForm,
+        lambda item, by, d: workflow.withdraw(item, by=by, reason=d["reason"]),
+        _("The item was withdrawn."),
+        _("Withdraw (作废)"),
+    ),
 }
+
+
+# Actions that correct the ledger rather than move the item on: drawn apart on the page.
+CORRECTIONS = ("edit", "edit_plan", "reassign", "merge", "withdraw")
+
+
+def _withdrawal(item: Item, events: list) -> object | None:
+    """The event that withdrew the item, when it is withdrawn: the page says why."""
+    if item.state != Item.State.WITHDRAWN:
+        return None
+    return next((e for e in reversed(events) if e.kind == "withdraw"), None)
 
 
 def _form(name: str, item: Item, data=None, files=None, auto_id: str = "") -> forms.ActionForm:
@@ -142,9 +196,10 @@ def _form(name: str, item: Item, data=None, files=None, auto_id: str = "") -> fo
         options["initial"] = {"version": item.version}
         if name == "progress":
             options["initial"] |= {"reported_on": timezone.localdate(), "percent": item.percent}
-    if name == "assign":
-        return forms.AssignForm(data, item=item, **options)
-    return ACTIONS[name].form(data, files, **options)
+    form_class = ACTIONS[name].form
+    if issubclass(form_class, forms.ItemForm):
+        return form_class(data, files, item=item, **options)
+    return form_class(data, files, **options)
 
 
 def run_action(
@@ -195,10 +250,20 @@ def _render_item(
     )
     if pending is None:
         allowed = [a for a in allowed if a not in {"grant_extension", "refuse_extension"}]
+    item.pending_extension = pending
     actions = [
-        (name, ACTIONS[name].title, bound.get(name) or _form(name, item)) for name in allowed
+        (name, ACTIONS[name].title, bound.get(name) or _form(name, item))
+        for name in allowed
+        if name not in CORRECTIONS
+    ]
+    corrections = [
+        (name, ACTIONS[name].title, bound.get(name) or _form(name, item))
+        for name in allowed
+        if name in CORRECTIONS
     ]
     events = list(item.events.select_related("actor"))
+    for event in events:
+        event.lines = history.lines(event)
     progress = list(
         Progress.objects.filter(item=item)
         .select_related("author", "department")
@@ -229,6 +294,8 @@ def _render_item(
             "suggestions": list(Suggestion.objects.filter(item=item).order_by("seq")),
             "timeline": timeline,
             "actions": actions,
+            "corrections": corrections,
+            "withdrawal": _withdrawal(item, events),
             "pending_extension": pending,
             "error": error,
             "unsaved": unsaved,
@@ -263,4 +330,8 @@ def item_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             request, fresh, {action: kept}, status=refusal_status(error), error=str(error)
         )
     messages.success(request, spec.done)
+    if not Item.all_objects.visible_to(request.user).filter(pk=item.pk).exists():
+        # Declined (退单) or moved to another department: the item is no longer theirs,
+        # and their list is where they go on from.
+        return redirect("ledger:items")
     return redirect("ledger:item", pk=item.pk)

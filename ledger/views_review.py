@@ -86,10 +86,7 @@ def _queue_forms(
         (
             name,
             ACTIONS[name].title,
-            bound.get((item.pk, name))
-            or ACTIONS[name].form(
-                initial={"version": item.version}, auto_id=_auto_id(item.pk, name)
-            ),
+            bound.get((item.pk, name)) or _form(name, item, auto_id=_auto_id(item.pk, name)),
         )
         for name in names
     ]
@@ -122,6 +119,7 @@ def _render_queue(
         .order_by("requested_at", "pk")
     )
     for extension in extensions:
+        extension.item.pending_extension = extension
         old, new = extension.old_deadline, extension.new_deadline
         extension.extra_days = (new - old).days if old else None
         extension.queue_forms = _queue_forms(

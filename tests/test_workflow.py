@@ -399,8 +399,12 @@ def test_allowed_actions_are_the_buttons_for_this_user_now(cast, requested):
         "refuse_extension",
         "escalate",
         "comment",
+        "edit",
+        "reassign",
+        "merge",
+        "withdraw",
     ]
-    assert workflow.allowed_actions(cast.bob, requested) == ["comment"]
+    assert workflow.allowed_actions(cast.bob, requested) == ["comment", "edit_plan"]
     assert workflow.allowed_actions(cast.lena, requested) == ["comment"]
     assert workflow.allowed_actions(cast.dave, requested) == []
 

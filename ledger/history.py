@@ -1,7 +1,7 @@
 """What an event says beyond its kind: the lines the timeline shows under it.
 
 The workflow keeps each event's particulars in ``Event.data`` as plain names and ISO dates,
-as they were on the day (docs/ledger.md, history). This module turns them into lines a
+as they were on the day (docs/corrections.md). This module turns them into lines a
 reader understands: "牵头单位：市教育局 → 市市场监管局", "期限：2021-06-30 → 2021-09-30",
 "由意见建议 #3、#7 归并而成". It reads nothing from the database.
 """

@@ -298,7 +298,7 @@ class AllItemsManager(models.Manager.from_queryset(ItemQuerySet)):
 class ItemManager(AllItemsManager):
     """The items that count: a withdrawn item (created by mistake, or merged into another)
     is in no list, count, export or notice. The default manager, so that nothing has to
-    remember to leave them out (docs/ledger.md, correcting the ledger)."""
+    remember to leave them out (docs/corrections.md)."""
 
     def get_queryset(self) -> ItemQuerySet:
         return super().get_queryset().exclude(state=Item.State.WITHDRAWN)

@@ -626,7 +626,7 @@ def comment(item: Item, *, by: User, text: str, at=None) -> Event:
     return _event(item, by, Kind.COMMENT, item.state, at, text)
 
 
-# --- Corrections (docs/ledger.md, correcting the ledger) ----------------------------------------
+# --- Corrections (docs/corrections.md) ----------------------------------------
 
 # What a supervisor may correct in what an item says, and what its lead department may.
 EDIT_FIELDS = ("title", "category", "track", "measures", "goal", "responsible_person", "remarks")

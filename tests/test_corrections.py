@@ -1,5 +1,5 @@
 """Correcting the ledger: edits, reassignment, merge and withdrawal, each one event that
-says what changed, shown in the timeline (docs/ledger.md, correcting the ledger)."""
+says what changed, shown in the timeline (docs/corrections.md)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_a_supervisor_edit_is_one_event_with_each_field_before_and_after(client,
 
 
 def test_an_edit_that_changes_nothing_is_refused_and_writes_nothing(cast, assigned):
-    with pytest.raises(workflow.Invalid, match="没有任何改动|Nothing was changed"):
+    with pytest.raises(workflow.Invalid, match="没有任何改动"):
         workflow.edit(assigned, by=cast.alice, title=assigned.title)
     assert not assigned.events.filter(kind=Event.Kind.EDIT).exists()
 

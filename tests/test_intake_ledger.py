@@ -102,7 +102,8 @@ def test_it_imports_rows_as_drafts_with_their_responsibility(cast):
     assert plan.past_deadlines == 1
     assert write_ledger(plan) == 2
     first, second = Item.objects.filter(round=round).order_by("pk")
-    assert (first.number, first.state, first.leader, first.lead_department) == (
+    assert (first.number, first.reference, first.state, first.leader, first.lead_department) == (
+        f"{round.code}-0001",
         "A-1",
         "draft",
         cast.other_leader,
@@ -116,7 +117,7 @@ def test_it_imports_rows_as_drafts_with_their_responsibility(cast):
         "高峰不拥堵",
         "教育事业",
     )
-    assert second.number == f"{round.code}-0001"
+    assert (second.number, second.reference) == (f"{round.code}-0002", "")
     assert second.long_term and second.deadline is None and second.leader == cast.leader
     assert set(second.co_departments.all()) == {cast.edu, cast.traffic}
 
@@ -135,17 +136,29 @@ def test_unknown_departments_and_leaders_name_the_closest_known(cast):
     assert plan.items == []
 
 
-def test_a_bad_deadline_and_a_taken_number_refuse_their_rows(cast):
+def test_a_bad_deadline_refuses_its_row_and_only_a_row_imported_before_is_refused(cast):
     round = make_round()
-    make_item(round, number="7")
+    make_item(round, number="7", title="问题甲")
+    make_item(round, number=f"{round.code}-0009", reference="9", title="问题丙")
     data = build.xlsx(
-        [HEADER, ["7", "问题甲"], ["8", "问题乙", "", "", "", "", "", "尽快"], ["9", "问题丙"]]
+        [
+            HEADER,
+            ["7", "问题甲"],  # the same number and problem: this row was imported before
+            ["8", "问题乙", "", "", "", "", "", "尽快"],
+            ["9", "问题丙"],  # imported before too, and renumbered then
+            ["7", "问题丁"],  # number 7 is taken, by another problem: renumbered
+        ]
     )
     plan = plan_ledger(round, data, "f.xlsx")
     reasons = {r.row: r.reason for r in plan.refused}
-    assert "already exists" in reasons[2]
+    assert reasons[2] == (
+        "imported before: item 7 of this round has this number (7) and this problem"
+    )
     assert "not a deadline" in reasons[3]
-    assert [i.number for i in plan.items] == ["9"]
+    assert f"item {round.code}-0009 of this round has this number (9)" in reasons[4]
+    assert [(i.number, i.reference, i.title) for i in plan.items] == [
+        (f"{round.code}-0001", "7", "问题丁")
+    ]
 
 
 def test_export_then_import_gives_the_same_ledger_back(cast):
@@ -181,10 +194,10 @@ def test_export_then_import_gives_the_same_ledger_back(cast):
     assert plan.refused == []
     write_ledger(plan)
 
-    def ledger(round):
+    def ledger(round, number=lambda item: item.number):
         return [
             (
-                i.number,
+                number(i),
                 i.title,
                 i.category.name if i.category else "",
                 i.leader_id,
@@ -199,4 +212,10 @@ def test_export_then_import_gives_the_same_ledger_back(cast):
             for i in Item.objects.filter(round=round).order_by("number")
         ]
 
-    assert ledger(target) == ledger(source)
+    # Another round's numbers are not this round's: each is kept as the number as imported.
+    assert [i.number for i in Item.objects.filter(round=target).order_by("number")] == [
+        "dst-0001",
+        "dst-0002",
+        "dst-0003",
+    ]
+    assert ledger(target, number=lambda item: item.reference) == ledger(source)

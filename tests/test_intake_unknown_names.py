@@ -82,7 +82,7 @@ def test_an_unknown_leader_in_three_rows_is_listed_once_then_matched_and_importe
     done = confirm(client, cast.round, matched)
     assert done.status_code == 302
     items = Item.objects.filter(round=cast.round).order_by("number")
-    assert [(i.number, i.leader) for i in items] == [
+    assert [(i.reference, i.leader) for i in items] == [
         ("A-1", cast.leader),
         ("A-2", cast.leader),
         ("A-3", cast.leader),
@@ -102,10 +102,10 @@ def test_rows_with_other_problems_stay_refused_once_their_name_is_matched(client
     assert [r.row for r in plan.refused] == [3] and "not a deadline" not in plan.refused[0].reason
     assert response.context["name_rows"][0].unknown.rows == [2, 3]
     matched = answer(client, cast.round, response, {"市教育厅": {"to": cast.edu.pk}})
-    assert [i.number for i in matched.context["plan"].items] == ["B-1"]
+    assert [i.reference for i in matched.context["plan"].items] == ["B-1"]
     assert [r.row for r in matched.context["plan"].refused] == [3]
     confirm(client, cast.round, matched)
-    assert list(Item.objects.values_list("number", "lead_department")) == [("B-1", cast.edu.pk)]
+    assert list(Item.objects.values_list("reference", "lead_department")) == [("B-1", cast.edu.pk)]
 
 
 def test_a_category_to_create_is_created_on_confirm_and_not_before(client, cast):
@@ -120,7 +120,7 @@ def test_a_category_to_create_is_created_on_confirm_and_not_before(client, cast)
     assert list(Category.objects.values_list("name", flat=True)) == ["经济发展"]
     assert Item.objects.count() == 0
     confirm(client, cast.round, matched)
-    item = Item.objects.get(number="C-1")
+    item = Item.objects.get(reference="C-1")
     assert item.category.name == "城市建设" and item.category.round == cast.round
     assert list(cast.round.categories.values_list("name", flat=True)) == ["经济发展", "城市建设"]
 
@@ -153,7 +153,7 @@ def test_with_add_department_a_new_department_is_created_with_the_items(client, 
     assert not Department.objects.filter(name="市教育厅").exists()
     confirm(client, cast.round, matched)
     new = Department.objects.get(name="市教育厅")
-    item = Item.objects.get(number="E-1")
+    item = Item.objects.get(reference="E-1")
     assert item.lead_department == new and list(item.co_departments.all()) == [cast.traffic]
     assert new.order > max(cast.edu.order, cast.traffic.order, cast.health.order)
 
@@ -173,7 +173,8 @@ def test_a_new_leader_needs_a_post_and_is_read_from_the_text(client, cast):
     )
     assert matched.status_code == 200 and not Leader.objects.filter(name="张三").exists()
     confirm(client, cast.round, matched)
-    assert Item.objects.get(number="F-1").leader == Leader.objects.get(name="张三", post="副市长")
+    added = Leader.objects.get(name="张三", post="副市长")
+    assert Item.objects.get(reference="F-1").leader == added
 
 
 def test_a_deactivated_department_is_not_matched_and_is_listed_as_deactivated(client, cast):
@@ -217,7 +218,7 @@ def test_a_department_deactivated_since_the_answer_refuses_the_confirm(client, c
     # The upload is still waiting: answered again, it imports.
     again = answer(client, cast.round, refused, {"市教育厅": {"to": cast.traffic.pk}})
     confirm(client, cast.round, again)
-    assert Item.objects.get(number="J-1").lead_department == cast.traffic
+    assert Item.objects.get(reference="J-1").lead_department == cast.traffic
 
 
 def test_a_name_someone_added_since_the_answer_is_used_as_on_file(client, cast):
@@ -227,7 +228,7 @@ def test_a_name_someone_added_since_the_answer_is_used_as_on_file(client, cast):
     matched = answer(client, cast.round, response, {"市教育厅": {"to": "new"}})
     added = make_department("市教育厅")  # by the administrator, meanwhile
     assert confirm(client, cast.round, matched).status_code == 302
-    assert Item.objects.get(number="K-1").lead_department == added
+    assert Item.objects.get(reference="K-1").lead_department == added
     assert Department.objects.filter(name="市教育厅").count() == 1
 
 

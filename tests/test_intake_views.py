@@ -192,7 +192,8 @@ def test_ledger_import_preview_names_unknown_departments_then_imports_drafts(cli
     response = upload(client, cast.round, good, "台账.xlsx", kind="ledger")
     confirm = reverse("intake:import-ledger-confirm", args=[cast.round.pk])
     client.post(confirm, {"upload": token_of(response)})
-    item = Item.objects.get(round=cast.round, number="X-1")
+    item = Item.objects.get(round=cast.round, reference="X-1")
+    assert item.number == "2019-0001"  # the round's numbering, the file's number kept beside
     assert item.state == "draft" and item.lead_department == cast.edu
     assert list(item.co_departments.all()) == [cast.traffic]
     # The supervisor assigns it as any draft: its responsibility is already there.

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledger.models import Round
 
+from .notes import Note, numbering_notes, table_notes
 from .reading import IntakeError, check_size
 
 
@@ -54,6 +55,14 @@ class ImportCommand(BaseCommand):
     def dry_run_lines(self, plan: Any) -> Iterable[str]:
         return ()
 
+    def notes(self, plan: Any) -> list[Note]:
+        """What the preview says besides the rows: columns not read, section headings, and
+        for a ledger how its items are numbered."""
+        notes = table_notes(plan.table)
+        if hasattr(plan, "numbering"):
+            notes += numbering_notes(plan)
+        return notes
+
     def add_arguments(self, parser):
         parser.add_argument("path")
         parser.add_argument("--round", required=True, help="the round's name (or code)")
@@ -70,6 +79,10 @@ class ImportCommand(BaseCommand):
             f"{path}: sheet “{plan.table.sheet}”, header on row {plan.table.header_row}, "
             f"{plan.rows_read} rows read."
         )
+        for note in self.notes(plan):
+            self.stdout.write(note.text)
+            for detail in note.details:
+                self.stdout.write(f"  {detail}")
         if plan.refused:
             for refusal in plan.refused:
                 self.stderr.write(str(refusal))

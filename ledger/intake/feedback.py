@@ -21,30 +21,11 @@ from ledger.models import Category, Round, Suggestion
 
 from . import names as names_module
 from .consolidation import match_category
+from .headers import FEEDBACK
 from .names import CATEGORY, Names, Unknown, Unknowns
 from .reading import IntakeError, Row, Table, read_table
 
-FIELDS: dict[str, tuple[str, ...]] = {
-    "seq": ("序号", "编号", "No.", "No", "Number", "Seq"),
-    "text": (
-        "意见建议内容",
-        "意见建议",
-        "意见和建议",
-        "建议内容",
-        "问题描述",
-        "问题",
-        "内容",
-        "Suggestion",
-        "Suggestions",
-        "Text",
-        "Content",
-        "Problem",
-    ),
-    "category_text": ("类别", "所属领域", "领域", "分类", "Category", "Field"),
-    "region": ("地区", "县区", "县(市、区)", "县（市、区）", "区域", "Region", "District"),
-    "channel": ("渠道", "来源", "反映渠道", "Channel", "Source"),
-    "note": ("备注", "Note", "Notes", "Remarks"),
-}
+FIELDS = FEEDBACK
 LIMITS = {"category_text": 50, "region": 50, "channel": 50, "note": 200}
 
 
@@ -85,7 +66,14 @@ def plan_feedback(round: Round, data: bytes, name: str, names: Names | None = No
     A category as received that consolidation would not match to one of the round's is
     listed once in ``unknown``; ``names`` (the supervisor's answers) may put it under one
     of the round's categories or a new one. The words as received are kept either way."""
-    table = read_table(data, name, fields=FIELDS, required="text", multiline=("text",))
+    table = read_table(
+        data,
+        name,
+        fields=FIELDS,
+        required="text",
+        multiline=("text",),
+        section="category_text",
+    )
     taken = set(Suggestion.objects.filter(round=round).values_list("seq", flat=True))
     highest = max(taken, default=0)
     refused: list[Refusal] = []

@@ -1,13 +1,22 @@
 """Rows of a ledger (问题台账) → items of a round, with their responsibility filled in.
 
 Every row becomes a new item in the state draft (待交办), its leader, lead and
-co-responsible departments, deadline (or 长期坚持), measures, goal and responsible person
-filled from the file. Assigning is left to the supervisor (the review queue's bulk
+co-responsible departments, deadline (or 长期坚持), measures, goal, responsible person and
+remarks filled from the file. Assigning is left to the supervisor (the review queue's bulk
 assignment), because assigning notifies departments and needs a deadline still ahead:
 an old ledger with past deadlines imports without failing, and nothing reaches a
-department before someone has looked. A row whose number is already an item of the round
-is refused: an import never overwrites an item that has a history. The state and progress
-columns the export writes are read past: history cannot be imported.
+department before someone has looked. The state and progress columns the export writes
+are named in the preview and not read: history cannot be imported. Each item created
+gets its first event (创建), naming the file and the row it came from.
+
+One numbering per round: a row keeps its number only when it already is one of the
+round's (``<round code>-NNNN``, as ``_next_numbers`` writes them), is the first of the file
+to have it, and no item of the round has it. Any other row is numbered on in the round's
+numbering and keeps the file's number as ``Item.reference``: a 序号 column (1, 2, 3 …),
+another office's numbers, a number repeated in the file or taken in the round. A row whose
+number an item of the round already has (as its number or as its number as imported) with
+the same problem is refused: that is the same row imported again, and an import never
+overwrites an item that has a history.
 """
 
 from __future__ import annotations
@@ -22,43 +31,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ledger.models import Category, Department, Item, Leader, Round
+from ledger import workflow
+from ledger.models import Category, Department, Item, Leader, Round, User
 
 from . import names as names_module
 from .feedback import Refusal
+from .headers import HISTORY, LEDGER
 from .names import CATEGORY, DEPARTMENT, LEADER, Names, Unknown, Unknowns
 from .reading import IntakeError, Table, clean, read_table
 
-FIELDS: dict[str, tuple[str, ...]] = {
-    "number": ("编号", "事项编号", "台账编号", "序号", "Number", "No.", "No"),
-    "title": (
-        "问题",
-        "整改事项",
-        "问题描述",
-        "存在问题",
-        "问题清单",
-        "意见建议",
-        "Problem",
-        "Item",
-        "Title",
-    ),
-    "category": ("类别", "所属领域", "领域", "分类", "Category"),
-    "leader": ("责任领导", "市级领导", "牵头领导", "分管领导", "Responsible leader", "Leader"),
-    "lead": ("牵头单位", "牵头部门", "责任单位", "主办单位", "Lead department"),
-    "co": (
-        "配合单位",
-        "协办单位",
-        "责任部门",
-        "配合部门",
-        "协办部门",
-        "Co-responsible departments",
-    ),
-    "deadline": ("整改时限", "完成时限", "办结时限", "时限", "Deadline"),
-    "measures": ("整改措施", "Measures"),
-    "goal": ("整改目标", "Goal"),
-    "person": ("责任人", "整改责任人", "Responsible person"),
-}
-MULTILINE = ("title", "measures", "goal", "co")
+FIELDS = LEDGER
+MULTILINE = ("title", "measures", "goal", "co", "remarks")
 LONG_TERM_WORDS = {"长期坚持", "长期", "long-term", "longterm", "ongoing"}
 SEPARATORS = re.compile(r"[、，,;；/／\n]+")
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
@@ -209,6 +192,21 @@ class Directory:
 
 
 @dataclasses.dataclass
+class Numbering:
+    """How the planned items are numbered: each keeps its number, or why it is renumbered."""
+
+    kept: int = 0  # the file's number, already one of the round's numbering
+    foreign: int = 0  # not in the round's numbering: a 序号, another office's number
+    taken: int = 0  # an item of the round has it (with another problem)
+    repeated: int = 0  # an earlier row of the file has it
+    missing: int = 0  # no number in the file
+
+    @property
+    def renumbered(self) -> int:
+        return self.foreign + self.taken + self.repeated
+
+
+@dataclasses.dataclass
 class LedgerPlan:
     round: Round
     table: Table
@@ -222,6 +220,8 @@ class LedgerPlan:
     # Rows left out only because a name they use is not answered yet.
     held: int = 0
     names: Names | None = None
+    file_name: str = ""  # as the creation events name it
+    numbering: Numbering = dataclasses.field(default_factory=Numbering)
 
     @property
     def rows_read(self) -> int:
@@ -248,6 +248,23 @@ def _next_numbers(round: Round, taken: set[str]):
             yield number
 
 
+def in_numbering(round: Round, number: str) -> bool:
+    """Whether ``number`` is written as ``_next_numbers`` writes the round's numbers."""
+    prefix = f"{round.code}-"
+    digits = number[len(prefix) :]
+    return (
+        number.startswith(prefix)
+        and digits.isascii()
+        and digits.isdigit()
+        and int(digits) >= 1
+        and f"{int(digits):04d}" == digits
+    )
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
 def _look_up(find, text: str, row: int, names: Names | None, unknowns: Unknowns):
     """(what ``find`` finds for ``text`` or what the supervisor answered for it, the
     refusal when neither, whether the refusal is a name not on file)."""
@@ -270,15 +287,38 @@ def plan_ledger(round: Round, data: bytes, name: str, names: Names | None = None
     unknown name being listed once in ``unknown``. A category the round does not have is
     created as written unless an answer says otherwise."""
     table = read_table(
-        data, name, fields=FIELDS, required="title", multiline=MULTILINE, raw=("deadline",)
+        data,
+        name,
+        fields=FIELDS,
+        required="title",
+        multiline=MULTILINE,
+        raw=("deadline",),
+        multi=("co",),
+        unread=(HISTORY,),
+        section="category",
     )
     directory = Directory(active_only=True)
     categories = {c.name: c for c in Category.objects.filter(round=round)}
-    taken = set(Item.objects.filter(round=round).values_list("number", flat=True))
+    # Withdrawn items keep their numbers: all of them count.
+    existing = list(
+        Item.all_objects.filter(round=round).values_list("number", "reference", "title")
+    )
+    taken = {number for number, _reference, _title in existing}
+    # A number as a file gives it → (number, problem) of each item that has it, as its
+    # number or as its number as imported: what tells a row imported before.
+    had: dict[str, list[tuple[str, str]]] = {}
+    for number, reference, title in existing:
+        had.setdefault(number, []).append((number, title))
+        if reference:
+            had.setdefault(reference, []).append((number, title))
+    # The round's numbers the file gives, refused rows' included, are not handed to others:
+    # a row corrected and imported later still finds its number free.
+    reserved = {
+        number for row in table.rows if in_numbering(round, number := row.values.get("number", ""))
+    }
     unknowns = Unknowns()
-    in_file: dict[str, int] = {}
     refused: list[Refusal] = []
-    planned: list[tuple[dict, list[Department], str, Category | None]] = []
+    planned: list[tuple[int, dict, list[Department], str, Category | None]] = []
     new_categories: dict[str, None] = {}
     today = timezone.localdate()
     past = held = 0
@@ -292,21 +332,22 @@ def plan_ledger(round: Round, data: bytes, name: str, names: Names | None = None
         elif len(title) > 300:
             reasons.append(_("the problem is longer than 300 characters"))
         number = v.get("number", "")
-        if number:
-            if number in taken:
+        if len(number) > 32:
+            reasons.append(_("the number is longer than 32 characters"))
+        elif number and title:
+            again = next((n for n, t in had.get(number, ()) if _same_text(t, title)), None)
+            if again is not None:
                 reasons.append(
-                    _("item %(number)s already exists in this round") % {"number": number}
+                    _(
+                        "imported before: item %(item)s of this round has this number "
+                        "(%(number)s) and this problem"
+                    )
+                    % {"item": again, "number": number}
                 )
-            elif number in in_file:
-                reasons.append(
-                    _("number %(number)s is also the number of row %(other)s")
-                    % {"number": number, "other": in_file[number]}
-                )
-            elif len(number) > 32:
-                reasons.append(_("the number is longer than 32 characters"))
         fields: dict[str, Any] = {
             "measures": v.get("measures", ""),
             "goal": v.get("goal", ""),
+            "remarks": v.get("remarks", ""),
             "responsible_person": v.get("person", "")[:100],
         }
         lookups = []
@@ -353,29 +394,45 @@ def plan_ledger(round: Round, data: bytes, name: str, names: Names | None = None
         if pending:
             held += 1
             continue
-        if number:
-            in_file[number] = row.number
         if deadline and deadline < today:
             past += 1
         if category and category not in categories and answered is None:
             new_categories[category] = None
-        planned.append((fields | {"title": title, "number": number}, co, category, answered))
-    numbers = _next_numbers(round, taken | set(in_file))
+        planned.append(
+            (row.number, fields | {"title": title, "number": number}, co, category, answered)
+        )
+    numbers = _next_numbers(round, taken | reserved)
+    numbering = Numbering()
+    in_file: set[str] = set()
     items, co_lists = [], []
     now = timezone.now()
-    for fields, co, category, answered in planned:
-        fields["number"] = fields["number"] or next(numbers)
-        items.append(
-            Item(
-                round=round,
-                category=answered or categories.get(category),
-                state=Item.State.DRAFT,
-                created_at=now,
-                updated_at=now,
-                **fields,
-            )
+    for row_number, fields, co, category, answered in planned:
+        given = fields["number"]
+        if not given:
+            numbering.missing += 1
+        elif not in_numbering(round, given):
+            numbering.foreign += 1
+        elif given in taken:
+            numbering.taken += 1
+        elif given in in_file:
+            numbering.repeated += 1
+        else:
+            numbering.kept += 1
+            in_file.add(given)
+            fields["reference"] = ""
+        if "reference" not in fields:
+            fields.update(number=next(numbers), reference=given)
+        item = Item(
+            round=round,
+            category=answered or categories.get(category),
+            state=Item.State.DRAFT,
+            created_at=now,
+            updated_at=now,
+            **fields,
         )
-        items[-1]._category_name = answered.name if answered else category
+        item._category_name = answered.name if answered else category
+        item._creation = {"row": row_number, "reference": item.reference}
+        items.append(item)
         co_lists.append(co)
     return LedgerPlan(
         round,
@@ -388,12 +445,15 @@ def plan_ledger(round: Round, data: bytes, name: str, names: Names | None = None
         unknowns.listed(),
         held,
         names,
+        file_name=name.replace("\\", "/").rsplit("/", 1)[-1],
+        numbering=numbering,
     )
 
 
-def write_ledger(plan: LedgerPlan) -> int:
+def write_ledger(plan: LedgerPlan, by: User | None = None) -> int:
     """Write the plan's items, their categories and co-departments in one transaction,
-    with the leaders, departments and categories the supervisor chose to create."""
+    with the leaders, departments and categories the supervisor chose to create, and each
+    item's creation event (by ``by``: the supervisor on the web, no one for a command)."""
     try:
         with transaction.atomic():
             names_module.create(plan.round, plan.to_create)
@@ -419,6 +479,7 @@ def write_ledger(plan: LedgerPlan) -> int:
                 for department in departments
             ]
             through.objects.bulk_create(links, batch_size=2000)
+            workflow.record_creation(plan.items, by=by, how="ledger", file=plan.file_name)
     except IntegrityError:
         raise IntakeError(
             _(

@@ -87,6 +87,19 @@ def header_key(text: str) -> str:
 # --- Tables ----------------------------------------------------------------------------------
 
 
+class Otherwise(str):
+    """A header name that names its field only when no other column of the header names
+    that field, and ``field`` when one does: 责任单位 alone is the lead department, beside
+    牵头单位 it is the co-responsible departments."""
+
+    field: str
+
+    def __new__(cls, name: str, field: str) -> Otherwise:
+        self = super().__new__(cls, name)
+        self.field = field
+        return self
+
+
 @dataclasses.dataclass
 class Row:
     number: int  # the row's number in the sheet, 1-based, as the spreadsheet shows it
@@ -94,51 +107,185 @@ class Row:
 
 
 @dataclasses.dataclass
+class Heading:
+    """A row between items that names the section below it (“一、教育事业（3项）”)."""
+
+    row: int
+    text: str  # as written
+    name: str  # what it names: “教育事业”
+
+
+@dataclasses.dataclass
 class Table:
     sheet: str
-    header_row: int
+    header_row: int  # the header's last row, when it has two
     columns: dict[str, str]  # field → the header as written in the file
     rows: list[Row]
     format: str  # xlsx, xls, ods, csv
+    # Headers of the columns no field reads, as written (a column with data and no header
+    # is named by its letter): the preview lists them, so that nothing is dropped unseen.
+    ignored: list[str] = dataclasses.field(default_factory=list, kw_only=True)
+    # Headers of known columns that are deliberately not imported (progress and state).
+    unread: list[str] = dataclasses.field(default_factory=list, kw_only=True)
+    # Rows read as section headings rather than as rows.
+    headings: list[Heading] = dataclasses.field(default_factory=list, kw_only=True)
+    header_rows: int = dataclasses.field(default=1, kw_only=True)
 
 
-def _aliases(fields: dict[str, Sequence[str]]) -> dict[str, tuple[str, int]]:
-    """header key → (field, priority); a lower priority wins when two columns name a field."""
-    keys: dict[str, tuple[str, int]] = {}
+@dataclasses.dataclass
+class Header:
+    """A header found in a sheet: which columns each field reads, and which none does."""
+
+    row: int  # its last row
+    indexes: dict[str, list[int]]  # field → its columns (several only for a ``multi`` field)
+    texts: list[str]  # each column's header as written ("" for none)
+    ignored: list[str]
+    unread: list[str]
+    rows: int = 1
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return {f: "、".join(self.texts[i] for i in cols) for f, cols in self.indexes.items()}
+
+    @property
+    def width(self) -> int:
+        return sum(1 for text in self.texts if text)
+
+
+def _aliases(fields: dict[str, Sequence[str]]) -> dict[str, tuple[str, int, str | None]]:
+    """header key → (field, priority, the field it names when another column has this
+    one's); a lower priority wins when two columns name a field."""
+    keys: dict[str, tuple[str, int, str | None]] = {}
     for field, names in fields.items():
         for priority, name in enumerate(names):
-            keys.setdefault(header_key(name), (field, priority))
+            keys.setdefault(header_key(name), (field, priority, getattr(name, "field", None)))
     return keys
+
+
+def _is_blank(cells: Sequence[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not clean(c)) for c in cells)
+
+
+def _resolve(
+    number: int,
+    texts: list[str],
+    keys: dict[str, tuple[str, int, str | None]],
+    multi: set[str],
+    unread: set[str],
+    rows: int = 1,
+) -> Header:
+    """What each column of a header row names. Of several columns naming one field the
+    first-listed name wins, unless the field reads several (``multi``); a column that loses
+    and has an ``Otherwise`` name goes to that field when it is free (or ``multi``)."""
+    hits = [
+        (index, *keys[key])
+        for index, text in enumerate(texts)
+        if text and (key := header_key(text)) in keys
+    ]
+    not_read = [index for index, field, _p, _o in hits if field in unread]
+    hits = [hit for hit in hits if hit[1] not in unread]
+    best: dict[str, tuple[int, int]] = {}
+    for index, field, priority, _other in hits:
+        if field not in best or priority < best[field][0]:
+            best[field] = (priority, index)
+    indexes: dict[str, list[int]] = {}
+    losers: list[tuple[int, str]] = []
+    for index, field, _priority, other in hits:
+        if best[field][1] == index or field in multi:
+            indexes.setdefault(field, []).append(index)
+        elif other:
+            losers.append((index, other))
+    for index, other in losers:
+        if other in multi or other not in indexes:
+            indexes.setdefault(other, []).append(index)
+    for columns in indexes.values():
+        columns.sort()
+    used = {index for columns in indexes.values() for index in columns} | set(not_read)
+    return Header(
+        number,
+        indexes,
+        texts,
+        [text for index, text in enumerate(texts) if text and index not in used],
+        [texts[index] for index in not_read],
+        rows,
+    )
+
+
+def _sub_header(
+    top: list[str], cells: Sequence[Any], keys: dict[str, tuple[str, int, str | None]]
+) -> list[str] | None:
+    """The second row of a two-row header under ``top``, or None when ``cells`` is not one.
+
+    Offices merge a band (“责任单位”) over sub-headers (“牵头单位”, “配合单位”); a merged cell
+    reads as its value in the first cell and empty in the others. So a sub-header row holds
+    only text, names at least one known column, and each of its cells stands under a band:
+    below an empty cell of ``top``, or below the band's first cell when the band goes on to
+    the right. A row of data has cells under the single headers too (序号, 问题)."""
+    if any(c not in (None, "") and not isinstance(c, str) for c in cells):
+        return None
+    bottom = [clean(c) for c in cells]
+    filled = [index for index, text in enumerate(bottom) if text]
+    if not filled or not any(header_key(bottom[i]) in keys for i in filled):
+        return None
+    if sum(1 for text in top if text) < 2 or not any(header_key(t) in keys for t in top if t):
+        return None  # a title above the header, not a header with a band
+    top = top + [""] * (len(bottom) - len(top))
+    for index in filled:
+        if not top[index]:
+            continue
+        if index + 1 < len(bottom) and not top[index + 1] and bottom[index + 1]:
+            continue
+        return None
+    width = max(len(top), len(bottom))
+    bottom += [""] * (width - len(bottom))
+    combined = []
+    for upper, lower in zip(top, bottom, strict=True):
+        # The sub-header names the column, unless only the band is a name this import knows.
+        if lower and (header_key(lower) in keys or not upper or header_key(upper) not in keys):
+            combined.append(lower)
+        else:
+            combined.append(upper)
+    return combined
 
 
 def find_header(
     rows: Iterable[tuple[int, Sequence[Any]]],
     fields: dict[str, Sequence[str]],
     required: str,
-) -> tuple[int, dict[str, int], dict[str, str]] | None:
+    *,
+    multi: Iterable[str] = (),
+    unread: Iterable[str] = (),
+) -> Header | None:
     """The first row, among the first HEADER_SCAN_ROWS non-empty ones, that names the
-    ``required`` field: its number, field → column index, field → header text."""
+    ``required`` field, with the row below it when that is its second row. A row of one
+    cell (a title such as “问题清单”) is the header only when no fuller row names the field."""
     keys = _aliases(fields)
+    multi, unread = set(multi), set(unread)
+    head = list(rows)
+    single: Header | None = None
     seen = 0
-    for number, cells in rows:
-        texts = [clean(c) if isinstance(c, str) else "" for c in cells]
-        if not any(texts) and not any(c not in (None, "") for c in cells):
+    for at, (number, cells) in enumerate(head):
+        if _is_blank(cells):
             continue
         seen += 1
-        found: dict[str, tuple[int, int]] = {}
-        for index, text in enumerate(texts):
-            hit = keys.get(header_key(text)) if text else None
-            if hit is None:
-                continue
-            field, priority = hit
-            if field not in found or priority < found[field][1]:
-                found[field] = (index, priority)
-        if required in found:
-            columns = {f: i for f, (i, _p) in found.items()}
-            return number, columns, {f: texts[i] for f, i in columns.items()}
-        if seen >= HEADER_SCAN_ROWS:
+        if seen > HEADER_SCAN_ROWS:
             break
-    return None
+        texts = [clean(c) for c in cells]
+        header = None
+        if at + 1 < len(head) and head[at + 1][0] == number + 1:
+            combined = _sub_header(texts, head[at + 1][1], keys)
+            if combined is not None:
+                header = _resolve(number + 1, combined, keys, multi, unread, rows=2)
+                if required not in header.indexes:
+                    header = None
+        if header is None:
+            header = _resolve(number, texts, keys, multi, unread)
+            if required not in header.indexes:
+                continue
+        if header.width >= 2:
+            return header
+        single = single or header
+    return single
 
 
 # --- Files -----------------------------------------------------------------------------------
@@ -233,19 +380,22 @@ def _decode(data: bytes) -> str:
     )
 
 
-def _csv_sheets(data: bytes) -> Iterator[tuple[str, int, Iterator[tuple[int, list[Any]]]]]:
+# A sheet as the readers give it: its name, its height, its numbered rows, and the index of
+# its first column (calamine starts each row at the sheet's first used column).
+Sheet = tuple[str, int, Iterator[tuple[int, list[Any]]], int]
+
+
+def _csv_sheets(data: bytes) -> Iterator[Sheet]:
     text = _decode(data)
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    yield "CSV", -1, ((n, row) for n, row in enumerate(reader, 1))
+    yield "CSV", -1, ((n, row) for n, row in enumerate(reader, 1)), 0
 
 
-def _calamine_sheets(
-    data: bytes,
-) -> Iterator[tuple[str, int, Iterator[tuple[int, list[Any]]]]]:
+def _calamine_sheets(data: bytes) -> Iterator[Sheet]:
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except python_calamine.PasswordError:
@@ -267,7 +417,9 @@ def _calamine_sheets(
             ) from None
         # iter_rows() starts at the sheet's first row (leading blank rows included) and at
         # its first used column: the numbers are those the spreadsheet shows.
-        yield meta.name, sheet.total_height, ((n, r) for n, r in enumerate(sheet.iter_rows(), 1))
+        first_column = sheet.start[1] if sheet.start else 0
+        rows = ((n, r) for n, r in enumerate(sheet.iter_rows(), 1))
+        yield meta.name, sheet.total_height, rows, first_column
 
 
 def read_table(
@@ -278,27 +430,50 @@ def read_table(
     required: str,
     multiline: Iterable[str] = (),
     raw: Iterable[str] = (),
+    multi: Iterable[str] = (),
+    unread: Iterable[str] = (),
+    section: str | None = None,
 ) -> Table:
     """The first sheet of ``data`` with a recognisable header, as normalised rows.
 
     ``fields`` maps each field to its header names (first = preferred); ``raw`` fields keep
-    their cell value (a date stays a date) and the others become cleaned text."""
+    their cell value (a date stays a date) and the others become cleaned text. A ``multi``
+    field reads every column that names it, joined by line breaks; the columns of an
+    ``unread`` field are recognised and listed in ``Table.unread``, never read. With
+    ``section``, a row that only holds a heading (``section_name``) is no row: it gives
+    that field to the rows below it that leave it empty."""
     check_size(len(data))
     kind = sniff(data, name)
     sheets = _csv_sheets(data) if kind == "csv" else _calamine_sheets(data)
     multiline, raw = set(multiline), set(raw)
     limit = settings.IMPORT_MAX_ROWS
-    for sheet_name, height, numbered in sheets:
+    for sheet_name, height, numbered, first_column in sheets:
         if height > limit + HEADER_SCAN_ROWS:
             raise _too_many_rows(height)
         head = _head(numbered)
-        found = find_header(head, fields, required)
-        if found is None:
+        header = find_header(head, fields, required, multi=multi, unread=unread)
+        if header is None:
             continue
-        header_row, columns, titles = found
-        rows = _table_rows(_chain(head, numbered), header_row, columns, multiline, raw)
-        return Table(sheet_name, header_row, titles, rows, kind)
-    names = "、".join(dict.fromkeys(names[0] for names in fields.values()))
+        reading = _table_rows(_chain(head, numbered), header, multiline, raw, section)
+        no_header = [
+            _("column %(column)s (no header)") % {"column": column_letter(first_column + index)}
+            for index in reading.unheaded
+        ]
+        return Table(
+            sheet_name,
+            header.row,
+            header.titles,
+            reading.rows,
+            kind,
+            ignored=header.ignored + no_header,
+            unread=header.unread,
+            headings=reading.headings,
+            header_rows=header.rows,
+        )
+    unread = set(unread)
+    names = "、".join(
+        dict.fromkeys(names[0] for field, names in fields.items() if field not in unread)
+    )
     raise IntakeError(
         _(
             "No header row was found: none of the first %(n)s rows names the columns. "
@@ -308,9 +483,62 @@ def read_table(
     )
 
 
+def column_letter(index: int) -> str:
+    """A column's letter as spreadsheets show it, from its 0-based index: 0 → A, 27 → AB."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def _chain(head, rest):
     yield from head
     yield from rest
+
+
+# --- Section headings ------------------------------------------------------------------------
+
+_CN_NUMBERS = "一二三四五六七八九十百零〇两"
+# “一、” “二.” “（三）” “(四)” “第五部分” “第一类”: how offices number the sections of a list.
+# Arabic numbers (“1、”, “（1）”) number items, not sections, and are not headings.
+_ENUMERATOR = re.compile(
+    rf"^(?:[{_CN_NUMBERS}]+\s*[、.．:：]"
+    rf"|[（(]\s*[{_CN_NUMBERS}]+\s*[）)]\s*[、.．]?"
+    rf"|第\s*[{_CN_NUMBERS}\d]+\s*(?:部分|类|方面|章|节)\s*[、.．:：]?)\s*"
+)
+# “（3项）” “(共5条)” “共5项” “ 5 项”: the count a heading gives of its rows.
+_COUNT = re.compile(r"\s*(?:[（(]\s*共?\s*\d+\s*[项条个件]\s*[）)]|共\s*\d+\s*[项条]|\s\d+\s*项)$")
+_BARE_COUNT = re.compile(r"\s*共?\s*\d+\s*[项条]$")
+# A heading without a number or a count still names a kind: “社会保障类”, “城市管理类问题”.
+_KIND_END = re.compile(r"(?:类|类问题|类事项)$")
+# What a heading adds to the name of its category: “城市管理类问题” is 城市管理.
+_KIND_WORDS = re.compile(r"(?:类问题|类事项|方面问题|领域问题|类|方面|领域|问题)$")
+_PROSE = re.compile(r"[，。；！？,;!?]")
+HEADING_MAX_CHARS = 40
+
+
+def section_name(text: str) -> str:
+    """The category a heading row names (“一、教育事业（3项）” → 教育事业), or "" when
+    ``text`` is no heading: a heading is short, is no sentence, and is numbered in Chinese,
+    counts its rows, or ends in 类."""
+    text = clean(text)
+    if not text or len(text) > HEADING_MAX_CHARS or _PROSE.search(text):
+        return ""
+    rest, marked = text, False
+    if m := _ENUMERATOR.match(rest):
+        rest, marked = rest[m.end() :], True
+    if m := _COUNT.search(rest):
+        rest, marked = rest[: m.start()], True
+    elif marked and (m := _BARE_COUNT.search(rest)):
+        rest = rest[: m.start()]
+    rest = rest.strip(" :：")
+    if not marked and not (_KIND_END.search(rest) and len(rest) <= 20):
+        return ""
+    shorter = _KIND_WORDS.sub("", rest)
+    name = shorter if len(shorter) >= 2 else rest
+    return name[:50]
 
 
 # --- Workbooks of several tables -------------------------------------------------------------
@@ -330,8 +558,7 @@ class TableKind:
 
 @dataclasses.dataclass
 class SheetTable(Table):
-    kind: str
-    ignored: list[str]  # headers of columns that no field reads, as written
+    kind: str = ""
 
 
 def read_tables(data: bytes, name: str, *, kinds: dict[str, TableKind]) -> dict[str, SheetTable]:
@@ -352,7 +579,7 @@ def read_tables(data: bytes, name: str, *, kinds: dict[str, TableKind]) -> dict[
         )
     limit = settings.IMPORT_MAX_ROWS
     found: dict[str, SheetTable] = {}
-    for sheet_name, height, numbered in _calamine_sheets(data):
+    for sheet_name, height, numbered, _first_column in _calamine_sheets(data):
         if height > limit + HEADER_SCAN_ROWS:
             raise _too_many_rows(height)
         head = _head(numbered)
@@ -368,18 +595,19 @@ def read_tables(data: bytes, name: str, *, kinds: dict[str, TableKind]) -> dict[
                     )
                     % {"first": found[key].sheet, "second": sheet_name, "kind": spec.label}
                 )
-            header_row, columns, titles = header
-            cells = next(cells for number, cells in head if number == header_row)
-            used = set(columns.values())
-            ignored = [
-                clean(cell)
-                for index, cell in enumerate(cells)
-                if index not in used and isinstance(cell, str) and clean(cell)
-            ]
-            rows = _table_rows(
-                _chain(head, numbered), header_row, columns, set(spec.multiline), set(spec.raw)
+            reading = _table_rows(
+                _chain(head, numbered), header, set(spec.multiline), set(spec.raw), None
             )
-            found[key] = SheetTable(sheet_name, header_row, titles, rows, kind, key, ignored)
+            found[key] = SheetTable(
+                sheet_name,
+                header.row,
+                header.titles,
+                reading.rows,
+                kind,
+                ignored=header.ignored,
+                header_rows=header.rows,
+                kind=key,
+            )
             break
     if not found:
         expected = "；".join(
@@ -403,16 +631,14 @@ def read_tables(data: bytes, name: str, *, kinds: dict[str, TableKind]) -> dict[
     return found
 
 
-def _find_full_header(
-    head: list[tuple[int, Sequence[Any]]], spec: TableKind
-) -> tuple[int, dict[str, int], dict[str, str]] | None:
+def _find_full_header(head: list[tuple[int, Sequence[Any]]], spec: TableKind) -> Header | None:
     """``find_header`` for a kind that needs several columns: the first row naming its
     first required field and all the others; a row naming only some is read past."""
     rows = head
     while found := find_header(rows, spec.fields, spec.required[0]):
-        if all(field in found[1] for field in spec.required[1:]):
+        if all(field in found.indexes for field in spec.required[1:]):
             return found
-        rows = [(number, cells) for number, cells in rows if number > found[0]]
+        rows = [(number, cells) for number, cells in rows if number > found.row]
     return None
 
 
@@ -426,39 +652,75 @@ def _head(numbered: Iterator[tuple[int, Sequence[Any]]]) -> list[tuple[int, Sequ
     return head
 
 
+def _heading(cells: Sequence[Any]) -> tuple[str, str]:
+    """(the category, the text) of a row whose one filled cell is a heading, else ("", "")."""
+    filled = [c for c in cells if c is not None and (not isinstance(c, str) or c.strip())]
+    if len(filled) == 1 and isinstance(filled[0], str) and (name := section_name(filled[0])):
+        return name, clean(filled[0])
+    return "", ""
+
+
+@dataclasses.dataclass
+class _Reading:
+    rows: list[Row]
+    headings: list[Heading]
+    unheaded: list[int]  # columns with data and no header
+
+
 def _table_rows(
     numbered: Iterable[tuple[int, Sequence[Any]]],
-    header_row: int,
-    columns: dict[str, int],
+    header: Header,
     multiline: set[str],
     raw: set[str],
-) -> list[Row]:
+    section: str | None,
+) -> _Reading:
     """The rows below the header, each field's cell normalised (``raw`` ones kept as the
-    cell holds them, ``multiline`` ones keeping their line breaks); wholly empty rows (in
-    the columns read) are skipped."""
+    cell holds them, ``multiline`` ones keeping their line breaks, a field of several
+    columns joined by line breaks); wholly empty rows (in the columns read) are skipped.
+    With ``section``, a row whose one filled cell is a heading gives its name to that
+    field of the rows below it that leave it empty."""
     limit = settings.IMPORT_MAX_ROWS
-    width = max(columns.values()) + 1
-    order = sorted(columns.items(), key=lambda fc: fc[1])
+    columns = header.indexes
+    width = max(i for indexes in columns.values() for i in indexes) + 1
+    order = sorted(columns.items(), key=lambda fc: fc[1][0])
+    headed = {index for index, text in enumerate(header.texts) if text}
+    unheaded: set[int] = set()
     rows: list[Row] = []
+    headings: list[Heading] = []
+    current = ""
     for number, cells in numbered:
-        if number <= header_row:
+        if number <= header.row:
             continue
+        if section is not None:
+            name, text = _heading(cells)
+            if name:
+                current = name
+                headings.append(Heading(number, text, name))
+                continue
         if len(cells) < width:
             cells = list(cells) + [None] * (width - len(cells))
         values: dict[str, Any] = {}
         filled = False
-        for field, index in order:
-            value = cells[index]
-            if field in raw and not isinstance(value, str):
+        for field, indexes in order:
+            if field in raw and len(indexes) == 1 and not isinstance(cells[indexes[0]], str):
+                value = cells[indexes[0]]
                 values[field] = value
                 filled = filled or value not in (None, "")
                 continue
-            text = clean(value, multiline=field in multiline)
+            texts = [clean(cells[i], multiline=field in multiline) for i in indexes]
+            text = "\n".join(t for t in texts if t)
             values[field] = text
             filled = filled or bool(text)
         if not filled:
             continue
+        unheaded.update(
+            index
+            for index, cell in enumerate(cells)
+            if index not in headed and cell not in (None, "") and clean(cell)
+        )
+        if section is not None and current and not values.get(section):
+            values[section] = current
         rows.append(Row(number, values))
         if len(rows) > limit:
             raise _too_many_rows(len(rows))
-    return rows
+    return _Reading(rows, headings, sorted(unheaded))

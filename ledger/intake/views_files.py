@@ -41,6 +41,7 @@ from ledger.selectors import ledger_items
 
 from . import export, feedback, ledger_import, names
 from .forms_files import ConfirmForm, RoundForm, UploadForm
+from .notes import numbering_notes, table_notes
 from .reading import IntakeError
 
 SESSION_KEY = "intake_uploads"
@@ -148,17 +149,26 @@ def round_create(request: HttpRequest) -> HttpResponse:
 class Kind:
     name: str  # "feedback" or "ledger"
     plan: Callable
-    write: Callable
+    write: Callable  # (plan, the user who confirms) → how many rows were written
     url: str
     confirm_url: str
     resolve_url: str
+
+
+def _write_feedback(plan, by) -> int:
+    return feedback.write_feedback(plan)
+
+
+def _write_ledger(plan, by) -> int:
+    # The supervisor who confirms is who created the items, in each one's first event.
+    return ledger_import.write_ledger(plan, by=by)
 
 
 KINDS = {
     "feedback": Kind(
         "feedback",
         feedback.plan_feedback,
-        feedback.write_feedback,
+        _write_feedback,
         "intake:import-feedback",
         "intake:import-feedback-confirm",
         "intake:import-feedback-resolve",
@@ -166,7 +176,7 @@ KINDS = {
     "ledger": Kind(
         "ledger",
         ledger_import.plan_ledger,
-        ledger_import.write_ledger,
+        _write_ledger,
         "intake:import-ledger",
         "intake:import-ledger-confirm",
         "intake:import-ledger-resolve",
@@ -245,6 +255,12 @@ def _first_rows(kind: Kind, plan) -> list:
         item.category_name = item._category_name
         rows.append(item)
     return rows
+
+
+def _header_rows(table) -> str:
+    """The header's row as the preview names it: "3", or "3–4" for a header of two rows."""
+    first = table.header_row - table.header_rows + 1
+    return str(table.header_row) if first == table.header_row else f"{first}–{table.header_row}"
 
 
 # Answers as the form shows them: (kind, key) → {"to": "", "new" or a pk, "name", "post"}.
@@ -384,6 +400,9 @@ def _render_preview(
             "plan": plan,
             "file_name": file_name,
             "first": _first_rows(kind, plan),
+            "header_rows": _header_rows(plan.table),
+            "table_notes": table_notes(plan.table),
+            "numbering_notes": numbering_notes(plan) if kind.name == "ledger" else [],
             "name_rows": _name_rows(request, kind, plan, typed, errors or {}),
             "names_not_shown": max(0, len(plan.unknown) - NAMES_SHOWN),
             "to_create": _to_create(plan),
@@ -527,7 +546,7 @@ def _confirm(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
                 status=409,
             )
         created = plan.to_create
-        written = kind.write(plan)
+        written = kind.write(plan, request.user)
     except IntakeError as error:
         _discard(request, token)
         messages.error(request, str(error))

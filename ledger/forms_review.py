@@ -59,6 +59,9 @@ def selected_pks(data) -> set[int]:
 
 
 class BulkAssignForm(Responsibility):
+    """One responsibility for every ticked item. A field left empty takes each item's own
+    proposal (拟交办: what the ledger file or an earlier assignment put on the draft)."""
+
     selection = SelectionField()
 
     field_order = [
@@ -72,7 +75,33 @@ class BulkAssignForm(Responsibility):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        proposed = _("As each item proposes")
+        for name in ("leader", "lead_department"):
+            self.fields[name].required = False
+            self.fields[name].empty_label = proposed
         keep = _("Leave empty to keep what each item already has.")
         self.fields["co_departments"].help_text = keep
         self.fields["co_departments"].widget.attrs["size"] = 5
         self.fields["responsible_person"].help_text = keep
+        self.fields["deadline"].help_text = _(
+            "Leave empty to keep each item's proposed deadline, or its being long-term."
+        )
+
+    def clean(self):
+        # No deadline is demanded here: an empty one is each item's own.
+        data = forms.Form.clean(self)
+        if data.get("long_term"):
+            data["deadline"] = None
+        lead = data.get("lead_department")
+        if lead is not None and lead in (data.get("co_departments") or []):
+            self.add_error(
+                "co_departments",
+                _("The lead department cannot also be a co-responsible department."),
+            )
+        return data
+
+    def long_term(self) -> bool | None:
+        """Long-term ticked, a deadline given (not long-term), or None: each item's own."""
+        if self.cleaned_data.get("long_term"):
+            return True
+        return False if self.cleaned_data.get("deadline") else None

@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from .models import Department, Event, Item, Notification, ReminderDigest, User
 
@@ -57,7 +58,14 @@ def _subject(template: str, context: dict[str, Any]) -> str:
 
 
 def recipients(event: Event) -> list[tuple[int, str]]:
-    """(id, email) of the active users who must hear of this event, never the actor.
+    """(id, email) of the active users who must hear of this event, never the actor
+    (``_recipients``)."""
+    return [(pk, email) for pk, email, _department in _recipients(event)]
+
+
+def _recipients(event: Event) -> list[tuple[int, str, int | None]]:
+    """(id, email, department id) of the active users who must hear of this event, never
+    the actor.
 
     Assignment reaches the lead and the co-responsible departments, since all of them must
     act; a return or an approval reaches the lead department, which asked for close-out;
@@ -82,14 +90,14 @@ def recipients(event: Event) -> list[tuple[int, str]]:
     users = User.objects.filter(who, is_active=True).order_by("pk")
     if event.actor_id is not None:
         users = users.exclude(pk=event.actor_id)
-    return list(users.values_list("pk", "email"))
+    return list(users.values_list("pk", "email", "department_id"))
 
 
 def notify(event: Event) -> None:
     """Notify those concerned by ``event``; call it inside the transition's transaction."""
     if event.kind not in NOTIFIED:
         return
-    users = recipients(event)
+    users = _recipients(event)
     if not users:
         return
     Notification.objects.bulk_create(
@@ -100,14 +108,111 @@ def notify(event: Event) -> None:
             kind=event.kind,
             created_at=event.at,
         )
-        for user_id, _email in users
+        for user_id, _email, _department in users
     )
-    addresses = sorted({email for _user_id, email in users if email})
-    if addresses:
+    # A department that lost the item reads another message than one that keeps it.
+    groups: dict[str, set[str]] = {}
+    for _user_id, email, department in users:
+        if email:
+            groups.setdefault(audience(event.kind, event.data, department), set()).add(email)
+    if groups:
         # Plain values, taken now: by the time the transaction commits, the objects may
         # have moved on, and the callback must not query a database it cannot trust.
         context = _event_context(event)
+        addresses = {name: sorted(emails) for name, emails in groups.items()}
         transaction.on_commit(lambda: _send_event_mail(context, addresses))
+
+
+# --- What a notice says ---------------------------------------------------------------------------
+
+# Who a change of assignment is told to, beside those who keep answering for the item.
+LOST = "lost"
+GAINED = "gained"
+
+
+def audience(kind: str, data: dict | None, department_id: int | None) -> str:
+    """``LOST`` or ``GAINED`` for a department the change of assignment took the item from
+    or gave it to; "" for anyone else."""
+    if kind != Event.Kind.REASSIGN or department_id is None:
+        return ""
+    data = data or {}
+    if department_id in data.get("lost", []):
+        return LOST
+    if department_id in data.get("gained", []):
+        return GAINED
+    return ""
+
+
+def headline(kind: str, data: dict | None, audience: str = "") -> str:
+    """What happened, in one sentence to the person told, in the active language: the first
+    line of the email and of the notice in the list. ``data`` is the event's."""
+    data = data or {}
+    Kind = Event.Kind
+    if kind == Kind.ASSIGN:
+        return _("An item has been assigned to your department for rectification.")
+    if kind == Kind.RETURN:
+        return _("The request to close out this item was returned: its rectification goes on.")
+    if kind == Kind.APPROVE:
+        return _("The close-out of this item was approved.")
+    if kind == Kind.ESCALATE:
+        return _("This item has been escalated: please speed up its rectification.")
+    if kind == Kind.REASSIGN:
+        if audience == LOST:
+            return _("This item is no longer your department's: its assignment was changed.")
+        if audience == GAINED:
+            return _("The assignment of this item was changed: your department now answers for it.")
+        return _("The assignment of this item was changed.")
+    if kind == Kind.WITHDRAW:
+        into = data.get("merged_into")
+        if into:
+            return _("This item was merged into item %(number)s and withdrawn.") % {
+                "number": into["number"]
+            }
+        return _("This item was withdrawn from the ledger: nothing more is asked of it.")
+    if kind == Kind.EXTENSION_GRANT:
+        granted, asked = data.get("new_deadline"), data.get("asked_deadline")
+        if granted and asked and asked != granted:
+            return _("The extension was granted to %(granted)s, not to %(asked)s as asked.") % {
+                "granted": granted,
+                "asked": asked,
+            }
+        if granted:
+            return _("The extension was granted: the new deadline is %(granted)s.") % {
+                "granted": granted
+            }
+        return _("The extension was granted.")
+    if kind == Kind.EXTENSION_REFUSE:
+        asked = data.get("new_deadline")
+        if asked:
+            return _(
+                "The request to extend the deadline to %(asked)s was refused: the deadline "
+                "stays as it was."
+            ) % {"asked": asked}
+        return _("The request for an extension was refused: the deadline stays as it was.")
+    return ""
+
+
+def note_label(kind: str, data: dict | None) -> str:
+    """What the event's note is to the person told: a reason, instructions, or a note."""
+    Kind = Event.Kind
+    if kind == Kind.REASSIGN:
+        return _("Reason for the change")
+    if kind in (Kind.RETURN, Kind.EXTENSION_REFUSE) or (
+        kind == Kind.WITHDRAW and not (data or {}).get("merged_into")
+    ):
+        return _("Reason")
+    if kind == Kind.ESCALATE:
+        return _("Instructions")
+    return _("Note")
+
+
+def changes(kind: str, data: dict | None) -> list:
+    """The fields a change of assignment changed, before and after (``ledger.history``)."""
+    if kind != Event.Kind.REASSIGN:
+        return []
+    from .history import lines  # history reads the workflow, which imports this module
+
+    return [line for line in lines(Event(kind=kind, data=data or {})) if line.changed]
 
 
 def _event_context(event: Event) -> dict[str, Any]:
@@ -115,6 +220,7 @@ def _event_context(event: Event) -> dict[str, Any]:
     return {
         "kind": event.kind,
         "kind_label": Notification.Kind(event.kind).label,
+        "data": dict(event.data or {}),
         "number": item.number,
         "title": item.title,
         "deadline": item.deadline,
@@ -127,14 +233,36 @@ def _event_context(event: Event) -> dict[str, Any]:
     }
 
 
-def _send_event_mail(context: dict[str, Any], addresses: list[str]) -> None:
-    """Runs after the commit: a failure here must not reach the user whose action succeeded."""
+def _mail_context(context: dict[str, Any], audience: str) -> dict[str, Any]:
+    """The words of one audience's message, in the office's language."""
+    kind, data = context["kind"], context["data"]
+    with translation.override(settings.LANGUAGE_CODE):
+        return context | {
+            "audience": audience,
+            "headline": headline(kind, data, audience),
+            "note_label": note_label(kind, data),
+            "changes": [
+                {"label": str(c.label), "before": c.before, "after": c.after}
+                for c in changes(kind, data)
+            ],
+            # The page of an item taken from one's department is not found.
+            "url": "" if audience == LOST else context["url"],
+        }
+
+
+def _send_event_mail(context: dict[str, Any], addresses: dict[str, list[str]]) -> None:
+    """Runs after the commit: a failure here must not reach the user whose action succeeded.
+
+    ``addresses``: by audience (``audience``), each told in its own words."""
     try:
-        subject = _subject("ledger/email/notification_subject.txt", context)
-        body = _render("ledger/email/notification.txt", context).strip() + "\n"
-        # One message per person: officials of different departments do not need each
-        # other's addresses.
-        messages = [mail.EmailMessage(subject, body, to=[address]) for address in addresses]
+        messages = []
+        for name, emails in addresses.items():
+            words = _mail_context(context, name)
+            subject = _subject("ledger/email/notification_subject.txt", words)
+            body = _render("ledger/email/notification.txt", words).strip() + "\n"
+            # One message per person: officials of different departments do not need each
+            # other's addresses.
+            messages += [mail.EmailMessage(subject, body, to=[address]) for address in emails]
         with mail.get_connection() as connection:
             connection.send_messages(messages)
     except Exception:
@@ -142,7 +270,7 @@ def _send_event_mail(context: dict[str, Any], addresses: list[str]) -> None:
             "Could not email the %s notification of item %s to %d recipient(s)",
             context["kind"],
             context["number"],
-            len(addresses),
+            sum(len(emails) for emails in addresses.values()),
         )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views, views_ledger
+from . import views, views_create, views_ledger
 from .views import ACTIONS
 from .views_evidence import download as download_evidence
 from .views_jobs import job_detail, job_download
@@ -20,6 +20,7 @@ urlpatterns = [
     path("review/assign/submit/", bulk_assign_submit, name="bulk-assign-submit"),
     path("", views_ledger.home, name="home"),
     path("items/", views_ledger.item_list, name="items"),
+    path("items/new/", views_create.item_new, name="item-new"),
     path("items/<int:pk>/", views.item_detail, name="item"),
     path("notifications/", notification_list, name="notifications"),
     path("notifications/read/", notification_read, name="notifications-read"),

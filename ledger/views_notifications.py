@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .models import Notification
+from . import notifications
+from .models import Item, Notification
 
 PAGE_SIZE = 50
 
@@ -31,15 +32,38 @@ def notification_list(request: HttpRequest) -> HttpResponse:
                 Q(created_at__lt=cursor["created_at"])
                 | Q(created_at=cursor["created_at"], pk__lt=cursor["pk"])
             )
+    # A join, not a prefetch through Item.objects: a withdrawn item's notices still show it.
     page = list(
-        rows.select_related("item", "event__actor").order_by("-created_at", "-pk")[: PAGE_SIZE + 1]
+        rows.select_related("item", "event__actor")
+        .defer("item__search")
+        .order_by("-created_at", "-pk")[: PAGE_SIZE + 1]
     )
     older = page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None
+    page = page[:PAGE_SIZE]
+    _describe(page, request.user)
     return render(
         request,
         "ledger/notifications.html",
-        {"notifications": page[:PAGE_SIZE], "older": older, "paged": bool(before)},
+        {"notifications": page, "older": older, "paged": bool(before)},
     )
+
+
+def _describe(page: list[Notification], user) -> None:
+    """What each notice says to this reader, and whether its item still opens for them (an
+    item reassigned away from their department no longer does): one query for the page."""
+    visible = set(
+        Item.all_objects.visible_to(user)
+        .filter(pk__in={n.item_id for n in page})
+        .values_list("pk", flat=True)
+    )
+    department = getattr(user, "department_id", None)
+    for n in page:
+        data = n.event.data if n.event else {}
+        heard = notifications.audience(n.kind, data, department)
+        n.headline = notifications.headline(n.kind, data, heard)
+        n.note_label = notifications.note_label(n.kind, data)
+        n.changes = notifications.changes(n.kind, data)
+        n.visible = n.item_id in visible
 
 
 @login_required

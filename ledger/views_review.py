@@ -226,6 +226,7 @@ def _draft_page(request: HttpRequest) -> tuple[DraftPage, dict[str, int]]:
     drafts = (
         Item.objects.filter(state=Item.State.DRAFT)
         .select_related("round", "category", "leader", "lead_department")
+        .prefetch_related("co_departments")
         .annotate(was_declined=Exists(_latest(Event.Kind.DECLINE)))
     )
     if "round" in filters:
@@ -250,13 +251,105 @@ def _query(filters: dict[str, int], **position: int) -> str:
     return f"?{urlencode(params)}" if params else ""
 
 
+@dataclass
+class NotAssigned:
+    """A ticked item left as a draft, and why: what its assignment would have lacked."""
+
+    pk: int
+    number: str
+    title: str
+    reasons: list[str]
+
+    @classmethod
+    def of(cls, item: Item, reasons: list[str]) -> NotAssigned:
+        return cls(item.pk, item.number, item.title, reasons)
+
+
+def _lacks(
+    item: Item,
+    *,
+    leader=None,
+    lead=None,
+    deadline=None,
+    long_term: bool | None = None,
+    co: list | None = None,
+    today,
+) -> list[str]:
+    """What ``item`` would be assigned without, taking each value from the form when given
+    and from the item's own proposal otherwise, as ``workflow.assign`` does."""
+    reasons = []
+    if leader is None and item.leader_id is None:
+        reasons.append(_("no responsible leader"))
+    lead_id = lead.pk if lead is not None else item.lead_department_id
+    if lead_id is None:
+        reasons.append(_("no lead department"))
+    if not (item.long_term if long_term is None else long_term):
+        due = deadline or item.deadline
+        if due is None:
+            reasons.append(_("no deadline"))
+        elif due < today:
+            reasons.append(_("its deadline %(date)s has passed") % {"date": due.isoformat()})
+    shared = [d.pk for d in (co if co is not None else item.co_departments.all())]
+    if lead_id is not None and lead_id in shared:
+        reasons.append(_("its lead department is also among its co-responsible departments"))
+    return reasons
+
+
+def _as_shown(item: Item, version: int) -> bool:
+    """The item is still the draft the page showed; any other is left to the workflow's
+    compare-and-swap, which says who changed it."""
+    return item.state == Item.State.DRAFT and item.version == version
+
+
+def _picked(picks: list[tuple[int, int]]) -> dict[int, Item]:
+    return (
+        Item.objects.select_related("leader", "lead_department")
+        .prefetch_related("co_departments")
+        .in_bulk([pk for pk, _version in picks])
+    )
+
+
+def _common_proposal(rows: list[Item]) -> dict:
+    """What every draft on the page proposes alike, field by field: the form starts from
+    it, since an empty field would take each item's own anyway."""
+    if not rows:
+        return {}
+
+    def shared(values: list):
+        return values[0] if all(v == values[0] for v in values) else None
+
+    initial = {
+        "leader": shared([r.leader_id for r in rows]),
+        "lead_department": shared([r.lead_department_id for r in rows]),
+        "co_departments": list(
+            shared([tuple(d.pk for d in r.co_departments.all()) for r in rows]) or ()
+        ),
+        "responsible_person": shared([r.responsible_person for r in rows]),
+    }
+    if all(r.long_term for r in rows):
+        initial["long_term"] = True
+    else:
+        deadline = shared([r.deadline for r in rows])
+        if deadline is not None and deadline >= timezone.localdate():
+            initial["deadline"] = deadline
+    return {name: value for name, value in initial.items() if value}
+
+
 def _render_bulk(
     request: HttpRequest,
-    form: BulkAssignForm,
+    form: BulkAssignForm | None = None,
     status: int = 200,
     refused: Alert | None = None,
+    not_assigned: list[NotAssigned] | None = None,
+    all_or_nothing: bool = True,
 ) -> HttpResponse:
     page, filters = _draft_page(request)
+    if form is None:
+        form = BulkAssignForm(initial=_common_proposal(page.rows))
+    reasons = {row.pk: row.reasons for row in not_assigned or []}
+    for item in page.rows:
+        item.co_names = "、".join(d.name for d in item.co_departments.all())
+        item.not_assigned = reasons.get(item.pk)
     position = {
         name: value
         for name in ("after", "before")
@@ -275,6 +368,8 @@ def _render_bulk(
             "selected": selected_pks(form.data) if form.is_bound else set(),
             "refused": refused,
             "refused_on_page": refused is not None and any(r.pk == refused.pk for r in page.rows),
+            "not_assigned": not_assigned or [],
+            "all_or_nothing": all_or_nothing,
             "rounds": rounds,
             "categories": list(categories.values_list("pk", "name", "round__name")),
             "round_id": filters.get("round"),
@@ -291,7 +386,7 @@ def _render_bulk(
 @login_required
 @supervisor_required
 def bulk_assign(request: HttpRequest) -> HttpResponse:
-    return _render_bulk(request, BulkAssignForm())
+    return _render_bulk(request)
 
 
 class _Refused(Exception):
@@ -307,18 +402,40 @@ class _Refused(Exception):
 @supervisor_required
 @require_POST
 def bulk_assign_submit(request: HttpRequest) -> HttpResponse:
-    """交办 every ticked item with one responsibility, all or nothing."""
+    """交办 every ticked item with one responsibility, all or nothing; a field left empty
+    takes each item's own proposal. Or (按拟定交办) each with its own proposal alone."""
+    if request.POST.get("as_proposed"):
+        return _assign_as_proposed(request)
     form = BulkAssignForm(request.POST)
     if not form.is_valid():
         return _render_bulk(request, form, status=400)
     d = form.cleaned_data
     picks: list[tuple[int, int]] = d["selection"]
-    items = Item.objects.in_bulk([pk for pk, _version in picks])
+    items = _picked(picks)
     # Empty means "keep each item's own": a declined item keeps the co-responsible
     # departments proposed before, rather than losing them to a blank field.
     co = list(d["co_departments"]) or None
     person = d["responsible_person"] or None
+    long_term = form.long_term()
     at = timezone.now()  # one moment for the whole batch, as it is one decision
+    today = timezone.localdate(at)
+    lacking = []
+    for pk, version in picks:
+        item = items.get(pk)
+        if item is not None and _as_shown(item, version):
+            reasons = _lacks(
+                item,
+                leader=d["leader"],
+                lead=d["lead_department"],
+                deadline=d["deadline"],
+                long_term=long_term,
+                co=co,
+                today=today,
+            )
+            if reasons:
+                lacking.append(NotAssigned.of(item, reasons))
+    if lacking:
+        return _render_bulk(request, form, status=400, not_assigned=lacking)
     try:
         with transaction.atomic():
             for pk, version in picks:
@@ -339,7 +456,7 @@ def bulk_assign_submit(request: HttpRequest) -> HttpResponse:
                         lead_department=d["lead_department"],
                         co_departments=co,
                         deadline=d["deadline"],
-                        long_term=d["long_term"],
+                        long_term=long_term,
                         responsible_person=person,
                         at=at,
                     )
@@ -361,4 +478,59 @@ def bulk_assign_submit(request: HttpRequest) -> HttpResponse:
     )
     # Back to the first page of the same filters: the assigned items have left the list,
     # so it now starts with the next ones to hand out.
+    return redirect(f"{reverse('ledger:bulk-assign')}{_query(_filters(request))}")
+
+
+def _assign_as_proposed(request: HttpRequest) -> HttpResponse:
+    """按拟定交办: each ticked draft whose proposal names a leader, a lead department and a
+    deadline still ahead (or long-term) is assigned with it, each on its own; the others
+    stay drafts, listed with what they lack. The form's fields play no part."""
+    form = BulkAssignForm(request.POST)
+    form.is_valid()
+    for name in [name for name in form.errors if name != "selection"]:
+        del form.errors[name]  # only the ticks are read: the fields' errors are not this one's
+    if form.errors:
+        return _render_bulk(request, form, status=400)
+    picks: list[tuple[int, int]] = form.cleaned_data["selection"]
+    items = _picked(picks)
+    at = timezone.now()
+    today = timezone.localdate(at)
+    assigned, not_assigned = 0, []
+    for pk, version in picks:
+        item = items.get(pk)
+        if item is None:
+            gone = Item(pk=pk, number=f"#{pk}", title="")
+            not_assigned.append(NotAssigned.of(gone, [_("This item no longer exists.")]))
+            continue
+        if _as_shown(item, version):
+            reasons = _lacks(item, today=today)
+            if reasons:
+                not_assigned.append(NotAssigned.of(item, reasons))
+                continue
+        # As the page showed it: one changed since fails the compare-and-swap, by name.
+        item.state, item.version = Item.State.DRAFT, version
+        try:
+            workflow.assign(item, by=request.user, at=at)
+        except workflow.WorkflowError as error:
+            not_assigned.append(NotAssigned.of(item, [str(error)]))
+            continue
+        assigned += 1
+    if assigned:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d item was assigned as proposed.",
+                "%(n)d items were assigned as proposed.",
+                assigned,
+            )
+            % {"n": assigned},
+        )
+    if not_assigned:
+        return _render_bulk(
+            request,
+            form,
+            status=200 if assigned else 400,
+            not_assigned=not_assigned,
+            all_or_nothing=False,
+        )
     return redirect(f"{reverse('ledger:bulk-assign')}{_query(_filters(request))}")

@@ -7,8 +7,9 @@ import random
 import pytest
 from django.urls import reverse
 
+from ledger import workflow
 from ledger.intake.consolidation import round_counts
-from ledger.models import Item, Suggestion
+from ledger.models import Event, Item, Suggestion
 
 from .factory import make_category, make_item, make_suggestion
 
@@ -288,3 +289,47 @@ def test_the_whole_round_job_refuses_when_nothing_waits(client, cast):
     page = client.get(response["Location"]).content.decode()
     assert "本批次没有待归纳的意见建议" in page
     assert Item.objects.count() == 0
+
+
+def test_each_new_item_begins_its_history_with_the_suggestions_it_was_made_of(
+    client, cast, waiting
+):
+    a, b, c = waiting["a"], waiting["b"], waiting["c"]
+    existing = make_item(cast.round, number="2019-0001", title="已有事项")
+    data = confirm_data(
+        [(a.pk, [a.pk, b.pk], "学校门口交通拥堵"), (c.pk, [c.pk], "")], [a.pk, c.pk]
+    )
+    data[f"item-{c.pk}"] = existing.number
+    client.force_login(cast.alice)
+    client.post(url(cast, "consolidate-confirm"), data)
+    made = Item.objects.get(title="学校门口交通拥堵")
+    (event,) = made.events.all()
+    assert (event.kind, event.actor, event.from_state, event.to_state) == (
+        Event.Kind.CREATE,
+        cast.alice,
+        "draft",
+        "draft",
+    )
+    assert event.data == {"how": "consolidation", "suggestions": [1, 2]}
+    # Joining an item that exists is no creation.
+    assert not existing.events.exists()
+
+
+def test_the_whole_round_job_records_each_creation_too(client, cast, waiting):
+    client.force_login(cast.alice)
+    client.post(url(cast, "consolidate-all"))
+    creations = Event.objects.filter(kind=Event.Kind.CREATE)
+    assert sorted(s for e in creations for s in e.data["suggestions"]) == [1, 2, 3, 4]
+    assert {e.item_id for e in creations} == set(Item.objects.values_list("pk", flat=True))
+
+
+def test_a_withdrawn_item_keeps_its_number_and_new_items_come_after_it(client, cast, waiting):
+    make_item(cast.round, number="2019-0001", title="保留的事项")
+    gone = make_item(cast.round, number="2019-0002", title="误建的事项")
+    workflow.withdraw(gone, by=cast.alice, reason="误建")
+    a, b = waiting["a"], waiting["b"]
+    data = confirm_data([(a.pk, [a.pk, b.pk], "学校门口交通拥堵")], [a.pk])
+    client.force_login(cast.alice)
+    response = client.post(url(cast, "consolidate-confirm"), data)
+    assert response.status_code == 302
+    assert Item.objects.get(title="学校门口交通拥堵").number == "2019-0003"

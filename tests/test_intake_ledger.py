@@ -156,8 +156,9 @@ def test_a_bad_deadline_refuses_its_row_and_only_a_row_imported_before_is_refuse
     )
     assert "not a deadline" in reasons[3]
     assert f"item {round.code}-0009 of this round has this number (9)" in reasons[4]
+    # Numbered on from the round's highest number, as every new item is.
     assert [(i.number, i.reference, i.title) for i in plan.items] == [
-        (f"{round.code}-0001", "7", "问题丁")
+        (f"{round.code}-0010", "7", "问题丁")
     ]
 
 

@@ -174,8 +174,16 @@ def test_latest_event_gives_the_state(seeded):
     latest = Event.objects.filter(item=OuterRef("pk")).order_by("-at", "-pk").values("to_state")
     items = Item.objects.annotate(last=Subquery(latest[:1]))
     assert not items.filter(last__isnull=False).exclude(last=F("state")).exists()
-    # An item without history can only be one never assigned.
-    assert set(items.filter(last__isnull=True).values_list("state", flat=True)) == {"draft"}
+    # Every item's history starts with its creation, naming the suggestions it was made of.
+    assert not items.filter(last__isnull=True).exists()
+    first = Event.objects.filter(item=OuterRef("pk")).order_by("at", "pk").values("pk")
+    creations = Event.objects.filter(pk__in=Item.objects.values(first=Subquery(first[:1])))
+    assert set(creations.values_list("kind", flat=True)) == {Event.Kind.CREATE}
+    made_of = defaultdict(list)
+    for item_id, seq in Suggestion.objects.order_by("seq").values_list("item", "seq"):
+        made_of[item_id].append(seq)
+    assert {e.item_id: e.data["suggestions"] for e in creations} == made_of
+    assert {e.data["how"] for e in creations} == {"consolidation"}
 
 
 def test_history_is_a_consistent_past(seeded):

@@ -32,12 +32,12 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Count, Q
-from django.db.models.functions import Length
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
 
-from ledger import jobs
+from ledger import jobs, numbering, workflow
 from ledger.models import Category, Item, Round, Suggestion, User
 
 # Chosen on the demo rounds and on near-duplicates made from the seed notices
@@ -324,25 +324,6 @@ def round_counts(round: Round) -> tuple[int, int, int]:
     return counts["received"], items, counts["awaiting"]
 
 
-def next_number(round: Round) -> int:
-    """The n after the round's highest item number ``{code}-{n}``: by length first, so that
-    2019-10000 comes after 2019-9999."""
-    prefix = f"{round.code}-"
-    highest = (
-        Item.objects.filter(round=round, number__startswith=prefix)
-        .order_by(Length("number").desc(), "-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    if highest is None:
-        return 1
-    tail = highest.removeprefix(prefix)
-    if tail.isdigit():
-        return int(tail) + 1
-    # A hand-made number that is not ours: count on from the number of items instead.
-    return Item.objects.filter(round=round).count() + 1
-
-
 @dataclass
 class Proposal:
     groups: list[list[int]]  # of the waiting suggestions' ids
@@ -439,7 +420,7 @@ def _lock_awaiting(round: Round, ids: list[int]) -> dict[int, Suggestion]:
                 % {"pk": pk}
             )
         if row.item_id is not None:
-            item = Item.objects.only("number", "title").get(pk=row.item_id)
+            item = Item.all_objects.only("number", "title").get(pk=row.item_id)
             raise ConsolidationError(
                 _(
                     "Suggestion No. %(seq)d has meanwhile been put into item %(number)s "
@@ -471,7 +452,7 @@ def consolidate(round: Round, groups: Sequence[AcceptedGroup], *, by: User) -> l
         # The round's row is the lock that serialises two supervisors numbering new items
         # of the same round; the suggestions' rows stop a second linking of a suggestion.
         Round.objects.select_for_update().filter(pk=round.pk).first()
-        _lock_awaiting(round, ids)
+        rows = _lock_awaiting(round, ids)
         existing = [g.item.pk for g in groups if g.item is not None]
         if existing:
             found = set(
@@ -483,20 +464,24 @@ def consolidate(round: Round, groups: Sequence[AcceptedGroup], *, by: User) -> l
                         _("Item %(number)s is not an item of this round.")
                         % {"number": g.item.number}
                     )
-        n = next_number(round)
+        numbers = iter(numbering.free_numbers(round, sum(g.item is None for g in groups)))
+        at = timezone.now()
         new = []
         for g in groups:
             if g.item is None:
                 g.item = Item(
                     round=round,
-                    number=f"{round.code}-{n:04d}",
+                    number=next(numbers),
                     title=title_for(g.title),
                     category_id=g.category_id,
                     state=Item.State.DRAFT,
+                    created_at=at,
+                    updated_at=at,
                     updated_by=by,
                 )
+                # What the item's first event records: the suggestions it was made from.
+                g.item._creation = {"suggestions": sorted(rows[pk].seq for pk in g.suggestion_ids)}
                 new.append(g.item)
-                n += 1
         for item in new:
             # One by one rather than bulk_create: the pk is needed on every database.
             item.save(force_insert=True)
@@ -504,6 +489,7 @@ def consolidate(round: Round, groups: Sequence[AcceptedGroup], *, by: User) -> l
             Suggestion.objects.filter(pk__in=g.suggestion_ids, item__isnull=True).update(
                 item=g.item
             )
+        workflow.record_creation(new, by=by, how="consolidation", at=at)
     return [g.item for g in groups if g.item is not None]
 
 

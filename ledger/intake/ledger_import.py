@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ledger import numbering as numbering_module
 from ledger import workflow
 from ledger.models import Category, Department, Item, Leader, Round, User
 
@@ -239,10 +240,12 @@ class LedgerPlan:
 
 
 def _next_numbers(round: Round, taken: set[str]):
-    n = 0
+    """The round's next free numbers, on from its highest, as every other way of making an
+    item numbers them (ledger/numbering.py)."""
+    n = numbering_module.next_number(round) - 1
     while True:
         n += 1
-        number = f"{round.code}-{n:04d}"
+        number = numbering_module.format_number(round, n)
         if number not in taken:
             taken.add(number)
             yield number

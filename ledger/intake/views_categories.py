@@ -113,14 +113,15 @@ def move(request: HttpRequest, pk: int, category_pk: int) -> HttpResponse:
 def delete(request: HttpRequest, pk: int, category_pk: int) -> HttpResponse:
     round = get_object_or_404(Round, pk=pk)
     category = get_object_or_404(Category, pk=category_pk, round=round)
-    items = Item.objects.filter(category=category).count()
+    # Withdrawn items too: they keep their category, which a delete would take from them.
+    items = Item.all_objects.filter(category=category).count()
     suggestions = Suggestion.objects.filter(category=category).count()
     if not items and not suggestions:
         try:
             category.delete()
         except ProtectedError:
             # Filed under meanwhile: refused below with the counts as they are now.
-            items = Item.objects.filter(category=category).count()
+            items = Item.all_objects.filter(category=category).count()
             suggestions = Suggestion.objects.filter(category=category).count()
         else:
             messages.success(request, _("Category “%(name)s” deleted.") % {"name": category.name})

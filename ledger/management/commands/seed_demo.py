@@ -508,12 +508,21 @@ class RoundBuilder:
                 track=draft.track,
                 measures=draft.topic["measures"].format_map(ctx),
                 goal=draft.topic["goal"].format_map(ctx),
-                created_at=created,
+                # One consolidation made them all; the later updates keep the ledger's order.
+                created_at=self.registered,
                 updated_at=created,
                 **proposed,
             )
             items.append(draft.item)
         Item.objects.bulk_create(items)
+        seqs: dict[int, list[int]] = {}
+        for seq, (draft, _) in enumerate(received, start=1):
+            seqs.setdefault(id(draft), []).append(seq)
+        for draft in drafts:
+            draft.item._creation = {"suggestions": seqs[id(draft)]}
+        workflow.record_creation(
+            items, by=self.cast.supervisor, how="consolidation", at=self.registered
+        )
 
         channels = ["电话访问"] * 6 + ["网络评议"] * 3 + ["短信评议"]
         Suggestion.objects.bulk_create(

@@ -394,7 +394,8 @@ def test_the_command_records_creation_by_no_one(cast, tmp_path):
     path = tmp_path / TWO_ROW_HEADER
     path.write_bytes(example(TWO_ROW_HEADER))
     out = io.StringIO()
-    call_command("import_ledger", str(path), "--round", "2019年度", stdout=out)
+    with override("en"):
+        call_command("import_ledger", str(path), "--round", "2019年度", stdout=out)
     assert "3 rows were read as section headings, not as rows to import" in out.getvalue()
     assert "4 items are numbered in this round’s numbering" in out.getvalue()
     event = Event.objects.filter(item__round=cast.round).order_by("item__number").first()

@@ -534,9 +534,7 @@ def test_counts_of_a_word_too_common_to_list_match_the_counts_through_the_items(
     assert result.ids is None
     # Two characters make no trigram: the counts are one grouped pass, not capped arms.
     assert result.filter.keyword_scans == (len(word) < 3)
-    expected = {
-        state: result.every_state.filter(state=state).count() for state in Item.LIVE_STATES
-    }
+    expected = {state: result.every_state.filter(state=state).count() for state in Item.LIVE_STATES}
     counts = result.counts(user)
     assert {state: counts[state] for state in Item.LIVE_STATES} == expected
     assert counts == state_counts(user, result.every_state)

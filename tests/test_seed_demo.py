@@ -161,13 +161,21 @@ def test_detours_on_the_way(seeded, code):
     comments = events.filter(kind=Event.Kind.COMMENT, actor__username="lingdao")
     assert comments.exists()
     assert not comments.exclude(item__leader__post="常务副市长").exists()
-    # Items in progress carry one to three reports each.
-    in_progress = Item.objects.filter(round__code=code, state=Item.State.IN_PROGRESS)
+    # Items in progress carry one to three reports each (by the lead department of the day:
+    # an item moved to another department keeps the reports of the one that had it).
+    moved = events.filter(kind=Event.Kind.REASSIGN).values("item")
+    in_progress = Item.objects.filter(round__code=code, state=Item.State.IN_PROGRESS).exclude(
+        pk__in=moved
+    )
     lead_reports = in_progress.annotate(
         n=Count("progress", filter=Q(progress__department=F("lead_department")))
     ).values_list("n", flat=True)
     assert min(lead_reports) >= 1
     assert max(lead_reports) <= 4  # three, plus one after a return
+    # One item was moved to the demo official's department, who was told.
+    reassigned = Item.objects.get(pk__in=moved)
+    assert reassigned.lead_department.name == "市教育局"
+    assert reassigned.notifications.filter(recipient__username="jiaoyuju", kind="reassign").exists()
 
 
 def test_latest_event_gives_the_state(seeded):

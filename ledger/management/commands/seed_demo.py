@@ -936,7 +936,36 @@ class RoundBuilder:
                 if at >= self.now:
                     raise CommandError(f"{draft.item}: a step lands in the future ({at}).")
                 act(at)
+        self.corrections(round_)
         return round_
+
+    def corrections(self, round_: Round) -> None:
+        """The ledger corrected, as offices do (docs/corrections.md): an item of another
+        department moved to the demo official's (调整交办), so that the change shows in its
+        timeline and in the official's notifications. Nothing is merged or withdrawn: the
+        demo's figures are those of the published notice it reproduces."""
+        sup = self.cast.supervisor
+        ours = self.cast.departments[OFFICIAL_DEPARTMENT]
+        moved = (
+            Item.objects.filter(round=round_, state=IN_PROGRESS, escalated_at__isnull=True)
+            .exclude(lead_department=ours)
+            .exclude(co_departments=ours)
+            .order_by("number")
+            .first()
+        )
+        if moved is not None:
+            previous = moved.lead_department.name.removeprefix("市")
+            workflow.reassign(
+                moved,
+                by=sup,
+                reason=f"经协调，该问题涉及校园周边管理，改由市教育局牵头、{previous}配合。",
+                leader=moved.leader,
+                lead_department=ours,
+                co_departments=[moved.lead_department],
+                deadline=moved.deadline,
+                long_term=moved.long_term,
+                at=self.now - 2 * DAY,
+            )
 
 
 # --- The command ------------------------------------------------------------------------------
@@ -1011,7 +1040,10 @@ class Command(BaseCommand):
             f"{round_.suggestions.count()} 条意见建议 → {items.count()} 项整改事项"
         )
         self.stdout.write(
-            "  " + " · ".join(f"{label} {by_state.get(value, 0)}" for value, label in State.choices)
+            "  "
+            + " · ".join(
+                f"{State(value).label} {by_state.get(value, 0)}" for value in Item.LIVE_STATES
+            )
         )
         self.stdout.write(
             f"  已销号 closed: 已完成 done {by_outcome.get(DONE, 0)} · "

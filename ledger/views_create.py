@@ -74,6 +74,11 @@ def item_new(request: HttpRequest) -> HttpResponse:
     chosen = request.GET.get("round", "")
     if chosen.isdigit():
         initial["round"] = int(chosen)
+    else:
+        # Most items added by hand belong to the round being worked on: the latest.
+        initial["round"] = (
+            Round.objects.order_by("-year", "-created_at").values_list("pk", flat=True).first()
+        )
     form = NewItemForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         item = create_item(form.cleaned_data, by=request.user)

@@ -79,11 +79,19 @@ class Responsibility(forms.Form):
             raise ValidationError(_("The deadline cannot be in the past."))
         return deadline
 
+    # Whether the deadline (or long-term) must be given here; a proposal or a bulk form that
+    # keeps each item's own may leave it empty.
+    deadline_required = True
+
     def clean(self):
         data = super().clean()
         if data.get("long_term"):
             data["deadline"] = None
-        elif data.get("deadline") is None and "deadline" not in self.errors:
+        elif (
+            self.deadline_required
+            and data.get("deadline") is None
+            and "deadline" not in self.errors
+        ):
             self.add_error("deadline", _("Set the deadline, or mark the item long-term."))
         lead = data.get("lead_department")
         if lead is not None and lead in (data.get("co_departments") or []):

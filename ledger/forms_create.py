@@ -38,6 +38,9 @@ class NewItemForm(Responsibility):
     """A draft of a round: what it is, and what is known of who will answer for it (all of
     which may wait for the assignment)."""
 
+    # Nothing of the assignment is required yet: it may all wait for the assignment.
+    deadline_required = False
+
     round = forms.ModelChoiceField(
         label=_("Round"),
         queryset=Round.objects.all(),
@@ -83,16 +86,7 @@ class NewItemForm(Responsibility):
             self.fields[name].required = False
 
     def clean(self):
-        # Nothing of the assignment is required yet: only what is given must hold together.
-        data = forms.Form.clean(self)
-        if data.get("long_term"):
-            data["deadline"] = None
-        lead = data.get("lead_department")
-        if lead is not None and lead in (data.get("co_departments") or []):
-            self.add_error(
-                "co_departments",
-                _("The lead department cannot also be a co-responsible department."),
-            )
+        data = super().clean()
         category = data.get("category")
         if category is not None:
             round = data.get("round")

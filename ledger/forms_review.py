@@ -62,6 +62,9 @@ class BulkAssignForm(Responsibility):
     """One responsibility for every ticked item. A field left empty takes each item's own
     proposal (拟交办: what the ledger file or an earlier assignment put on the draft)."""
 
+    # An empty deadline is each item's own.
+    deadline_required = False
+
     selection = SelectionField()
 
     field_order = [
@@ -86,19 +89,6 @@ class BulkAssignForm(Responsibility):
         self.fields["deadline"].help_text = _(
             "Leave empty to keep each item's proposed deadline, or its being long-term."
         )
-
-    def clean(self):
-        # No deadline is demanded here: an empty one is each item's own.
-        data = forms.Form.clean(self)
-        if data.get("long_term"):
-            data["deadline"] = None
-        lead = data.get("lead_department")
-        if lead is not None and lead in (data.get("co_departments") or []):
-            self.add_error(
-                "co_departments",
-                _("The lead department cannot also be a co-responsible department."),
-            )
-        return data
 
     def long_term(self) -> bool | None:
         """Long-term ticked, a deadline given (not long-term), or None: each item's own."""

@@ -306,3 +306,20 @@ def suspended(connection, group: str) -> Iterator[None]:
         with connection.cursor() as cursor:
             for name, table in names.items():
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
+
+
+# SQLite alters a table by rebuilding it, which it refuses while a trigger on another table
+# names it: a migration that alters ledger_item or ledger_suggestion runs these two around
+# its operations (RunPython, each the other's reverse).
+
+
+def drop_for_sqlite_rebuild(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "sqlite":
+        for group in ("search", "shares"):
+            uninstall(schema_editor.connection, group)
+
+
+def install_after_sqlite_rebuild(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "sqlite":
+        for group in ("shares", "search"):
+            install(schema_editor.connection, group)

@@ -3,23 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-def drop_sqlite_triggers(apps, schema_editor):
-    # SQLite adds a column by rebuilding the table, which it refuses while a trigger on
-    # another table names it (as in 0011); they are made again at the end.
-    from ledger import triggers
-
-    if schema_editor.connection.vendor == "sqlite":
-        for group in ("search", "shares"):
-            triggers.uninstall(schema_editor.connection, group)
-
-
-def install_sqlite_triggers(apps, schema_editor):
-    from ledger import triggers
-
-    if schema_editor.connection.vendor == "sqlite":
-        for group in ("shares", "search"):
-            triggers.install(schema_editor.connection, group)
+from ledger import triggers
 
 
 class Migration(migrations.Migration):
@@ -29,7 +13,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(drop_sqlite_triggers, install_sqlite_triggers, elidable=False),
+        migrations.RunPython(
+            triggers.drop_for_sqlite_rebuild, triggers.install_after_sqlite_rebuild, elidable=False
+        ),
         migrations.AddField(
             model_name='leader',
             name='term_end',
@@ -55,5 +41,7 @@ class Migration(migrations.Migration):
             name='role',
             field=models.CharField(blank=True, choices=[('supervisor', 'Supervisor'), ('official', 'Department official'), ('leader', 'Leader'), ('administrator', 'Administrator')], max_length=20, verbose_name='role'),
         ),
-        migrations.RunPython(install_sqlite_triggers, drop_sqlite_triggers, elidable=False),
+        migrations.RunPython(
+            triggers.install_after_sqlite_rebuild, triggers.drop_for_sqlite_rebuild, elidable=False
+        ),
     ]

@@ -3,23 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-def drop_sqlite_triggers(apps, schema_editor):
-    # SQLite alters a table by rebuilding it, which it refuses while a trigger on another
-    # table names it (as in 0013); they are made again at the end.
-    from ledger import triggers
-
-    if schema_editor.connection.vendor == "sqlite":
-        for group in ("search", "shares"):
-            triggers.uninstall(schema_editor.connection, group)
-
-
-def install_sqlite_triggers(apps, schema_editor):
-    from ledger import triggers
-
-    if schema_editor.connection.vendor == "sqlite":
-        for group in ("shares", "search"):
-            triggers.install(schema_editor.connection, group)
+from ledger import triggers
 
 
 class Migration(migrations.Migration):
@@ -29,7 +13,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(drop_sqlite_triggers, install_sqlite_triggers, elidable=False),
+        migrations.RunPython(
+            triggers.drop_for_sqlite_rebuild, triggers.install_after_sqlite_rebuild, elidable=False
+        ),
         migrations.RemoveConstraint(
             model_name='item',
             name='item_state_valid',
@@ -96,5 +82,7 @@ class Migration(migrations.Migration):
             model_name='notification',
             constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['assign', 'return', 'approve', 'escalate', 'reassign', 'withdraw', 'extension_grant', 'extension_refuse'])), name='notification_kind_valid'),
         ),
-        migrations.RunPython(install_sqlite_triggers, drop_sqlite_triggers, elidable=False),
+        migrations.RunPython(
+            triggers.install_after_sqlite_rebuild, triggers.drop_for_sqlite_rebuild, elidable=False
+        ),
     ]

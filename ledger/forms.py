@@ -156,20 +156,12 @@ class ReassignForm(AssignForm):
         return super().clean_deadline()
 
 
-class EditForm(ItemForm):
-    """修改: what the item says, as it says it now."""
+class Wording(forms.Form):
+    """How an item is to be rectified, as a supervisor writes it on a new item or corrects
+    it on an existing one."""
 
-    FIELDS = ("title", "category", "track", "responsible_person", "measures", "goal", "remarks")
-
-    title = forms.CharField(
-        label=_("Problem"), max_length=300, widget=forms.Textarea(attrs={"rows": 2})
-    )
-    category = forms.ModelChoiceField(
-        label=_("Category"), queryset=Category.objects.none(), required=False
-    )
-    track = forms.ChoiceField(label=_("Track"), choices=Item.Track.choices)
-    responsible_person = forms.CharField(
-        label=_("Responsible person"), max_length=100, required=False
+    track = forms.ChoiceField(
+        label=_("Track"), choices=Item.Track.choices, initial=Item.Track.IMMEDIATE
     )
     measures = forms.CharField(
         label=_("Measures"),
@@ -185,6 +177,23 @@ class EditForm(ItemForm):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class EditForm(ItemForm, Wording):
+    """修改: what the item says, as it says it now."""
+
+    FIELDS = ("title", "category", "track", "responsible_person", "measures", "goal", "remarks")
+    field_order = [*FIELDS, "note"]
+
+    title = forms.CharField(
+        label=_("Problem"), max_length=300, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.none(), required=False
+    )
+    responsible_person = forms.CharField(
+        label=_("Responsible person"), max_length=100, required=False
     )
     note = forms.CharField(
         label=_("Why (optional)"),

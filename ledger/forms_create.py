@@ -6,8 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .forms import Responsibility
-from .models import Category, Item, Round
+from .forms import Responsibility, Wording
+from .models import Category, Round
 
 # The fields that say what the item is, and those that propose who answers for it.
 ITEM_FIELDS = (
@@ -34,7 +34,7 @@ def _category_choices() -> list:
     return [("", "—"), *groups.items()]
 
 
-class NewItemForm(Responsibility):
+class NewItemForm(Responsibility, Wording):
     """A draft of a round: what it is, and what is known of who will answer for it (all of
     which may wait for the assignment)."""
 
@@ -58,25 +58,6 @@ class NewItemForm(Responsibility):
     category = forms.TypedChoiceField(
         label=_("Category"), required=False, coerce=int, empty_value=None
     )
-    track = forms.ChoiceField(
-        label=_("Track"), choices=Item.Track.choices, initial=Item.Track.IMMEDIATE
-    )
-    measures = forms.CharField(
-        label=_("Measures"),
-        required=False,
-        max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-    )
-    goal = forms.CharField(
-        label=_("Goal"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
-    )
-    remarks = forms.CharField(
-        label=_("Remarks"),
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
     field_order = [*ITEM_FIELDS, *PROPOSAL_FIELDS]
 
     def __init__(self, *args, **kwargs):

@@ -241,6 +241,29 @@ def propose_groups(
     return list(groups.values())
 
 
+@dataclass
+class Explanation:
+    """Why a group was proposed: how alike its texts are, and the words they share."""
+
+    score: float | None  # the mean similarity of its pairs, 0–1; None for a single text
+    terms: list[str]  # words at least two of its texts share, the most telling first
+
+
+def explain(texts: Sequence[str], limit: int = 8) -> Explanation:
+    """The score and shared words of a group of texts, for the supervisor to judge it."""
+    if len(texts) < 2:
+        return Explanation(None, [])
+    sets = [bigrams(normalise(t)) for t in texts]
+    pairs = [(i, j) for i in range(len(sets)) for j in range(i + 1, len(sets))]
+    total = 0.0
+    for i, j in pairs:
+        union = len(sets[i] | sets[j])
+        total += len(sets[i] & sets[j]) / union if union else 0.0
+    shared = Counter(g for s in sets for g in s)
+    terms = [g for g, n in shared.most_common() if n >= 2][:limit]
+    return Explanation(total / len(pairs), terms)
+
+
 def representative(texts: Sequence[str]) -> int:
     """The index of the text most like the others of its group (the medoid by bigram
     Jaccard), the proposed item title. A text typed with its punctuation reads better as a
@@ -332,7 +355,7 @@ class Proposal:
     repeats: dict[int, int]
 
 
-def propose_for_round(round: Round) -> Proposal:
+def propose_for_round(round: Round, *, threshold: float = DEFAULT_THRESHOLD) -> Proposal:
     """The groups of the round's suggestions not yet in an item (one query, then
     ``propose_groups``). The round's consolidated suggestions take part, so that a waiting
     one like them is found; the groups keep only the waiting ids."""
@@ -342,7 +365,7 @@ def propose_for_round(round: Round) -> Proposal:
     item_of = {pk: item for pk, _text, item in rows if item is not None}
     groups: list[list[int]] = []
     repeats: dict[int, int] = {}
-    for group in propose_groups([(pk, text) for pk, text, _item in rows]):
+    for group in propose_groups([(pk, text) for pk, text, _item in rows], threshold=threshold):
         fresh = [pk for pk in group if pk not in item_of]
         if not fresh:
             continue

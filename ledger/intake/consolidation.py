@@ -23,7 +23,7 @@ either write every one of them or nothing.
 
 from __future__ import annotations
 
-import math
+import heapq
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -40,30 +40,34 @@ from django_tasks import task
 from ledger import jobs, numbering, workflow
 from ledger.models import Category, Item, Round, Suggestion, User
 
-# Chosen on the demo rounds and on near-duplicates made from the seed notices
-# (docs/consolidation.md, "threshold"): true re-sends score 0.7 and up, different
-# complaints that share a department's vocabulary stay under 0.5.
-DEFAULT_THRESHOLD = 0.6
-# A text this much contained in a longer one is the same suggestion with a clause added…
-CONTAINMENT = 0.85
-# …provided it is at least this share of the longer one's length.
-CONTAINMENT_MIN_RATIO = 0.6
-# Texts with fewer bigrams than this are too short for similarity to mean anything
-# ("无" "同上" "没有意见"): they group only when equal after normalisation.
-MIN_BIGRAMS = 4
+from . import matching
+
+# Chosen on the labelled set in bench/data/consolidation (docs/consolidation.md,
+# "threshold"): the cosine above which two texts are proposed as one suggestion.
+DEFAULT_THRESHOLD = 0.25
+# Texts shorter than this, normalised ("无" "同上" "没有意见"), are too short for similarity
+# to mean anything: they group only when equal.
+MIN_CHARS = 4
 # A text joins its group through its most alike texts; past this many, more are not looked
 # for (see propose_groups).
 MAX_MATCHES = 30
+# How many of a text's heaviest features it is indexed and probed under (_candidates).
+TOP_FEATURES = 20
+# Past this many texts under one feature, it no longer finds pairs (see _candidates).
+MAX_POSTING = 300
+# What share of the threshold two texts' heaviest shared features must make up for the
+# pair to be scored at all.
+CANDIDATE_SHARE = 0.4
+# Two groups join when their members are, on average, this share of the threshold alike.
+AVERAGE_SHARE = 0.8
+# Members of each group compared for that average, at most.
+LINK_SAMPLE = 12
 
 _DROP = re.compile(r"[\W_]+")
 _LONG_NUMBER = re.compile(r"\d{7,}")
 # A place as citizens name it: two characters and the word that makes them a place
 # (新圩镇, 红星村, 中山路, 玉东大道). Two texts that both name places but not one in common are
 # the same complaint about two places: two items, however alike the rest.
-_PLACE = re.compile(
-    r"[\u4e00-\u9fff]{2}(?:街道|社区|大道|小区|花园|中学|小学|幼儿园|学校|医院|卫生院|市场|园区"
-    r"|省|市|县|区|镇|乡|村|屯|路|街|巷|河|江|湖|桥|站|城|苑|湾|府|园|庄|寨)"
-)
 
 
 def normalise(text: str) -> str:
@@ -73,9 +77,7 @@ def normalise(text: str) -> str:
 
 
 def places(text: str) -> frozenset[str]:
-    """The places a text names. Read from the text before normalisation, so that a match
-    never runs across a clause's end ("进城，路更堵了" names no 城路)."""
-    return frozenset(_PLACE.findall(unicodedata.normalize("NFKC", text)))
+    return matching.places(text)
 
 
 def bigrams(norm: str) -> set[str]:
@@ -101,34 +103,42 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def similarity(a: set, b: set, threshold: float = DEFAULT_THRESHOLD) -> float:
-    """How alike two bigram sets are as one suggestion, 0 when not alike enough: their
-    Jaccard similarity, or for a text nearly contained in a longer one, its containment."""
-    small, large = (a, b) if len(a) <= len(b) else (b, a)
-    if len(small) < MIN_BIGRAMS:
-        return 0.0
-    common = len(small & large)
-    jaccard = common / (len(small) + len(large) - common)
-    if jaccard >= threshold:
-        return jaccard
-    contained = common / len(small)
-    if len(small) >= CONTAINMENT_MIN_RATIO * len(large) and contained >= CONTAINMENT:
-        return contained
-    return 0.0
+def _vectors(texts: Sequence[str]) -> list[dict[str, float]]:
+    """Each text's unit TF-IDF vector, weighted over ``texts`` themselves (matching.py)."""
+    feats = [matching.features(t) for t in texts]
+    weights = matching.Weights(feats)
+    return [weights.vector(words, grams) for words, grams in feats]
 
 
-def _other_places(a: frozenset[str], a_norm: str, b: frozenset[str], b_norm: str) -> bool:
-    """Each text names a place the other does not: the same complaint about two places.
-    (A re-send that leaves out the address names fewer places, not others.)"""
-    return any(p not in b_norm for p in a) and any(p not in a_norm for p in b)
+def _candidates(vectors: list[dict[str, float]], threshold: float) -> list[tuple[int, int]]:
+    """The pairs worth scoring: those whose most telling features alone already make up a
+    good part of the threshold. Each text is indexed under its TOP_FEATURES heaviest
+    features and probes with the same, so the words every complaint uses never make a
+    pair, and one topic word (停车, 路灯) does not make every complaint about it one."""
+    index: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    floor = threshold * CANDIDATE_SHARE
+    pairs = []
+    for x, v in enumerate(vectors):
+        top = heapq.nlargest(TOP_FEATURES, v, key=v.__getitem__)
+        partial: defaultdict[int, float] = defaultdict(float)
+        for feature in top:
+            weight = v[feature]
+            posting = index[feature]
+            # A feature hundreds of texts lead with is a topic, not a repeat: it adds to the
+            # pairs found through the others, never makes them.
+            for y, other in posting if len(posting) <= MAX_POSTING else ():
+                partial[y] += weight * other
+            posting.append((x, weight))
+        pairs += [(y, x) for y, dot in partial.items() if dot >= floor]
+    return pairs
 
 
-def _candidate_threshold(threshold: float) -> float:
-    """The lowest Jaccard a pair that ``similar`` accepts can have: the prefix filter must
-    let every such pair through. Contained to CONTAINMENT at the length ratio r gives
-    J = c·r / (1 + r − c·r), smallest at the smallest r."""
-    c, r = CONTAINMENT, CONTAINMENT_MIN_RATIO
-    return min(threshold, c * r / (1 + r - c * r))
+def _average(vectors: list[dict[str, float]], a: list[int], b: list[int]) -> float:
+    """The mean similarity between two groups' members, over at most LINK_SAMPLE of each
+    (a campaign of thousands of copies is alike throughout)."""
+    a, b = a[:LINK_SAMPLE], b[:LINK_SAMPLE]
+    total = sum(matching.cosine(vectors[x], vectors[y]) for x in a for y in b)
+    return total / (len(a) * len(b))
 
 
 def propose_groups(
@@ -157,62 +167,33 @@ def propose_groups(
             originals.append(text)
         slot_of.append(slot)
 
-    # 2. Near duplicates among the distinct texts. Bigrams become ints ranked by how many
-    # texts hold them, rarest first, so that a text's prefix is its rarest bigrams.
-    sets = [bigrams(t) for t in texts]
-    df: Counter[str] = Counter()
-    for s in sets:
-        df.update(s)
-    rank = {g: i for i, (g, _n) in enumerate(sorted(df.items(), key=lambda kv: (kv[1], kv[0])))}
-    tokens = [sorted(rank[g] for g in s) for s in sets]
-    int_sets = [frozenset(t) for t in tokens]
+    # 2. Near duplicates among the distinct texts: cosine of their TF-IDF vectors, scored
+    # on the candidate pairs only, never across two named places.
+    vectors = _vectors(originals)
     place_sets = [places(t) for t in originals]
-
-    cand_t = _candidate_threshold(threshold)
-    index: dict[int, list[int]] = defaultdict(list)
+    folded = [matching.fold(t) for t in originals]
     edges: list[tuple[float, int, int]] = []
-    # Shorter texts first: each text is probed against the shorter-or-equal ones indexed
-    # before it, so every pair is looked at once, from its longer side.
-    order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
-    for x in order:
-        toks = tokens[x]
-        size = len(toks)
-        if size < MIN_BIGRAMS:
+    matched: Counter[int] = Counter()
+    for x, y in _candidates(vectors, threshold):
+        if len(texts[x]) < MIN_CHARS or len(texts[y]) < MIN_CHARS:
             continue
-        # Probe with the prefix that any pair at cand_t must share a bigram in; index only
-        # the shorter prefix that suffices for the longer texts probing later (All-Pairs).
-        prefix = size - math.ceil(cand_t * size) + 1
-        indexed = size - math.ceil(2 * cand_t / (1 + cand_t) * size) + 1
-        min_size = cand_t * size
-        seen: set[int] = set()
-        xs = int_sets[x]
-        matched = 0
-        for tok in toks[:prefix]:
-            for y in index[tok]:
-                if y in seen:
-                    continue
-                seen.add(y)
-                if len(tokens[y]) >= min_size:
-                    score = similarity(xs, int_sets[y], threshold)
-                    if score and not _other_places(
-                        place_sets[x], texts[x], place_sets[y], texts[y]
-                    ):
-                        edges.append((score, x, y))
-                        matched += 1
-                        # Enough to place x in its group: a campaign of thousands of
-                        # copies of one text, each with its own phone number, would
-                        # otherwise compare every pair.
-                        if matched >= MAX_MATCHES:
-                            break
-            if matched >= MAX_MATCHES:
-                break
-        for tok in toks[:indexed]:
-            index[tok].append(x)
+        # A campaign of thousands of copies, each with its own phone number, needs a few
+        # partners per text to be one group, not every pair.
+        if matched[x] >= MAX_MATCHES and matched[y] >= MAX_MATCHES:
+            continue
+        score = matching.cosine(vectors[x], vectors[y])
+        if score >= threshold and not matching.other_places(
+            place_sets[x], folded[x], place_sets[y], folded[y]
+        ):
+            edges.append((score, x, y))
+            matched[x] += 1
+            matched[y] += 1
 
-    # Most similar pairs first, and a pair joins two groups only if no member of one names
-    # a place the other group never names: A like B and A like C does not make B and C,
-    # about two places, one item.
+    # Most similar pairs first. A pair joins two groups only if the groups are alike as a
+    # whole (average linkage: A like B and B like C does not make A and C one complaint),
+    # and if no member of one names a place the other group never names.
     uf = _UnionFind(len(texts))
+    members: dict[int, list[int]] = {}
     # Per group, one member for each set of places its members name: the others cannot
     # conflict, and a thousand copies naming the same place need one check, not a thousand.
     placed: dict[int, dict[frozenset[str], int]] = {
@@ -222,17 +203,23 @@ def propose_groups(
         rx, ry = uf.find(x), uf.find(y)
         if rx == ry:
             continue
+        mx, my = members.get(rx, [rx]), members.get(ry, [ry])
+        if _average(vectors, mx, my) < threshold * AVERAGE_SHARE:
+            continue
         px, py = placed.pop(rx, {}), placed.pop(ry, {})
         if any(
-            _other_places(place_sets[a], texts[a], place_sets[b], texts[b])
+            matching.other_places(place_sets[a], folded[a], place_sets[b], folded[b])
             for a in px.values()
             for b in py.values()
         ):
             placed.update({k: v for k, v in ((rx, px), (ry, py)) if v})
             continue
         uf.union(rx, ry)
+        root = uf.find(rx)
+        members.pop(rx, None), members.pop(ry, None)
+        members[root] = mx + my
         if px or py:
-            placed[uf.find(rx)] = py | px
+            placed[root] = py | px
 
     # 3. Groups, in the order their first member was given.
     groups: dict[int, list[int]] = {}
@@ -356,16 +343,22 @@ class Proposal:
 
 
 def propose_for_round(round: Round, *, threshold: float = DEFAULT_THRESHOLD) -> Proposal:
-    """The groups of the round's suggestions not yet in an item (one query, then
+    """The groups of the round's suggestions not yet in an item (two queries, then
     ``propose_groups``). The round's consolidated suggestions take part, so that a waiting
-    one like them is found; the groups keep only the waiting ids."""
+    one like them is found, and so do the titles of its items that hold no suggestion (an
+    item imported from a ledger): a waiting suggestion like one of them is proposed to join
+    that item, not to become a second one. The groups keep only the waiting ids."""
     rows = list(
         Suggestion.objects.filter(round=round).order_by("seq").values_list("pk", "text", "item_id")
     )
+    # Items are told apart from suggestions by a negative id.
+    titled = Item.objects.filter(round=round, suggestions__isnull=True).values_list("pk", "title")
     item_of = {pk: item for pk, _text, item in rows if item is not None}
+    item_of.update({-pk: pk for pk, _title in titled})
+    texts = [(pk, text) for pk, text, _item in rows] + [(-pk, title) for pk, title in titled]
     groups: list[list[int]] = []
     repeats: dict[int, int] = {}
-    for group in propose_groups([(pk, text) for pk, text, _item in rows], threshold=threshold):
+    for group in propose_groups(texts, threshold=threshold):
         fresh = [pk for pk in group if pk not in item_of]
         if not fresh:
             continue

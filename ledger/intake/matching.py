@@ -36,7 +36,8 @@ def _words(text: str) -> frozenset[str]:
 
 
 # Characters that carry no meaning of their own in a complaint, and the words of the
-# request itself (建议, 希望 …): in no feature, since every text has them.
+# request itself (建议, 希望, 加强监管, 规范管理 …): in no feature, since they say what to do
+# in the words every request uses, not what is wrong.
 STOPWORDS = _words(
     """
     的 了 是 在 和 与 及 或 也 都 很 就 还 又 把 被 让 给 对 向 从 到 为 以 于 而 且 并 但 却 则 呢
@@ -45,7 +46,9 @@ STOPWORDS = _words(
     请求 恳请 呼吁 反映 问题 情况 方面 相关 有关 部门 政府 领导 加强 进一步 尽快 及时 一下 一直 现在
     目前 已经 非常 特别 真的 真是 实在 能否 是否 如何 怎么 为什么 什么 多 些 还是 就是 但是 因为
     所以 如果 希望政府 建议政府 相关部门 有关部门 市民 群众 老百姓 我市 本市 全市 我们市 这边
-    那边 这里 那里 一下 重视
+    那边 这里 那里 一下 重视 监管 规范 行为 管理 整治 力度 加大 落实 完善 提高 提升 改善 推进 推动
+    做好 抓好 切实 严格 严厉 查处 督促 引导 保障 措施 工作 力量 投入 支持 帮助 协调 解决 处理
+    关注 考虑 研究 尽早 早日 给予 予以 进行 采取 有效
     """
 )
 # A feature of this many characters or more that is only digits is a phone or ID number.

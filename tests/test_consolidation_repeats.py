@@ -77,3 +77,19 @@ def test_a_place_is_read_only_where_a_name_begins_a_word():
     assert places("希望政府重视，部分学校和城区道路都有这个问题") == frozenset()
     assert places("人民中路的电动车经常被偷") == {"人民中路"}
     assert places("北 流 市 后 山 被 挖") == {"北流市"}
+
+
+@pytest.mark.django_db
+def test_a_suggestion_repeating_an_imported_item_is_proposed_to_join_it():
+    from ledger.intake.consolidation import propose_for_round
+
+    from .factory import make_item, make_round, make_suggestion
+
+    round = make_round()
+    item = make_item(round, title="中山路路灯坏了好几盏，晚上黑漆漆的，行人出行不安全")
+    make_item(round, title="东门农贸市场占道经营严重")
+    repeat = make_suggestion(round, text="中山路的路灯坏了好几盏，晚上一片漆黑，希望尽快修好。")
+    other = make_suggestion(round, text="南湖公园公厕太少，周末游客多的时候要排长队。")
+    proposal = propose_for_round(round)
+    assert proposal.repeats == {repeat.pk: item.pk}
+    assert sorted(proposal.groups) == sorted([[repeat.pk], [other.pk]])

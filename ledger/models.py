@@ -643,6 +643,46 @@ class Suggestion(models.Model):
         return f"{self.seq}. {self.text[:40]}"
 
 
+class ConsolidationChoice(models.Model):
+    """How a round's supervisors want its suggestions grouped (docs/consolidation.md): how
+    strict the proposal is, and the splits and merges replayed over it. One per round, so
+    that every supervisor, the next visit and the whole-round job see the same groups."""
+
+    round = models.OneToOneField(
+        Round,
+        verbose_name=_("round"),
+        on_delete=models.CASCADE,
+        related_name="consolidation_choice",
+    )
+    # Empty follows the proposal's default, so a round nobody tuned follows it when it
+    # is retuned.
+    threshold = models.FloatField(_("similarity threshold"), null=True, blank=True)
+    # ``["split", id]`` and ``["merge", [id, …]]``, oldest first (consolidation.apply_operations).
+    operations = models.JSONField(_("splits and merges"), default=list, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("consolidation choice")
+        verbose_name_plural = _("consolidation choices")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold__isnull=True) | Q(threshold__gte=0, threshold__lte=1),
+                name="consolidation_threshold_0_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.round_id)
+
+
 class Progress(models.Model):
     """A dated report of progress (整改进展) posted by a responsible department."""
 

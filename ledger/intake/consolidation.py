@@ -237,18 +237,20 @@ class Explanation:
 
 
 def explain(texts: Sequence[str], limit: int = 8) -> Explanation:
-    """The score and shared words of a group of texts, for the supervisor to judge it."""
+    """The score and shared words of a group of texts, for the supervisor to judge it: the
+    mean cosine of its pairs (weighted over these texts, so a little apart from the
+    round-wide score that proposed it), and the words two or more of them use, the rarer in
+    general language first."""
     if len(texts) < 2:
         return Explanation(None, [])
-    sets = [bigrams(normalise(t)) for t in texts]
-    pairs = [(i, j) for i in range(len(sets)) for j in range(i + 1, len(sets))]
-    total = 0.0
-    for i, j in pairs:
-        union = len(sets[i] | sets[j])
-        total += len(sets[i] & sets[j]) / union if union else 0.0
-    shared = Counter(g for s in sets for g in s)
-    terms = [g for g, n in shared.most_common() if n >= 2][:limit]
-    return Explanation(total / len(pairs), terms)
+    vectors = _vectors(texts)
+    pairs = [(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts))]
+    score = sum(matching.cosine(vectors[i], vectors[j]) for i, j in pairs) / len(pairs)
+    used = Counter(w.lstrip("@") for t in texts for w in set(matching.features(t)[0]))
+    idf, median = matching.background_idf()
+    shared = [w for w, n in used.items() if n >= 2]
+    shared.sort(key=lambda w: (-idf.get(w, median), w))
+    return Explanation(min(score, 1.0), shared[:limit])
 
 
 def representative(texts: Sequence[str]) -> int:
@@ -517,14 +519,20 @@ def attach(round: Round, suggestion_ids: list[int], item: Item, *, by: User) -> 
 
 
 @task()
-def consolidate_round_job(job_id: int, round_id: int, user_id: int, operations: list) -> None:
-    """Every group proposed for the round (after the supervisor's splits and merges)
-    becomes an item, or joins the item it repeats: the whole round in one transaction.
-    Titles and categories are the ones the page proposes."""
+def consolidate_round_job(
+    job_id: int,
+    round_id: int,
+    user_id: int,
+    operations: list,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> None:
+    """Every group proposed for the round at its threshold (after the supervisor's splits
+    and merges) becomes an item, or joins the item it repeats: the whole round in one
+    transaction. Titles and categories are the ones the page proposes."""
     with jobs.running(job_id) as job:
         round = Round.objects.get(pk=round_id)
         user = User.objects.get(pk=user_id)
-        proposal = propose_for_round(round)
+        proposal = propose_for_round(round, threshold=threshold)
         groups = apply_operations(proposal.groups, operations)
         if not groups:
             raise jobs.JobError(_("No suggestion of this round is waiting to be consolidated."))

@@ -11,4 +11,9 @@ urlpatterns: list = [
     path("rounds/<int:pk>/consolidate/merge/", v.merge, name="consolidate-merge"),
     path("rounds/<int:pk>/consolidate/split/", v.split, name="consolidate-split"),
     path("rounds/<int:pk>/consolidate/reset/", v.reset, name="consolidate-reset"),
+    path(
+        "rounds/<int:pk>/consolidate/threshold/",
+        v.change_threshold,
+        name="consolidate-threshold",
+    ),
 ]

@@ -5,30 +5,35 @@ the round already has.
 The proposal over a whole round (10,000 suggestions take a second or two) is computed once
 and cached under a fingerprint of the round's waiting suggestions, so a page costs a fixed
 number of queries whatever the round's size: the fingerprint, one page of suggestions, the
-categories, the counts. The supervisor's splits and merges are a short list of operations
-kept in the session and replayed over the proposal; an operation about a suggestion that
-has since been consolidated simply no longer applies.
+categories, the counts, the round's choices. How strict the proposal is, and the
+supervisors' splits and merges (a short list of operations replayed over it), are kept for
+the round in a ``ConsolidationChoice``, so every supervisor sees the same groups; an
+operation about a suggestion that has since been consolidated simply no longer applies.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Max, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ledger import jobs
 from ledger.access import supervisor_required
-from ledger.models import Category, Item, Round, Suggestion
+from ledger.models import Category, ConsolidationChoice, Item, Round, Suggestion, User
 
 from . import consolidation as c
 
@@ -37,37 +42,83 @@ PAGE_SIZE = 30
 SHOWN_MEMBERS = 20
 CACHE_SECONDS = 3600
 MAX_OPERATIONS = 500
+# "Merge more" and "merge less" move the threshold by this step, within these bounds (below
+# them everything of a department reads alike, above them only copies do), widened when
+# needed so that the default always has this many steps on either side.
+THRESHOLD_STEP = 0.05
+MIN_THRESHOLD = 0.30
+MAX_THRESHOLD = 0.90
+STEPS_AROUND_DEFAULT = 3
 
 
 # --- The proposal and the supervisor's edits -------------------------------------------------
 
 
-def _proposal(round: Round) -> c.Proposal:
-    """The proposal for the round's waiting suggestions, from the cache while the waiting
-    suggestions are the same ones (their count, highest id and sum of ids)."""
+def _proposal(round: Round, threshold: float) -> c.Proposal:
+    """The proposal for the round's waiting suggestions at this threshold, from the cache
+    while the waiting suggestions are the same ones (their count, highest id and sum of
+    ids)."""
     waiting = Suggestion.objects.filter(round=round, item__isnull=True)
     f = waiting.aggregate(n=Count("pk"), top=Max("pk"), total=Sum("pk"))
     if not f["n"]:
         return c.Proposal([], {})
-    key = f"consolidation:{round.pk}:{f['n']}:{f['top']}:{f['total']}:{c.DEFAULT_THRESHOLD}"
+    key = f"consolidation:{round.pk}:{f['n']}:{f['top']}:{f['total']}:{threshold:.4f}"
     cached = cache.get(key)
     if cached is None:
-        cached = c.propose_for_round(round)
+        cached = c.propose_for_round(round, threshold=threshold)
         cache.set(key, cached, CACHE_SECONDS)
     return cached
 
 
-def _session_key(round: Round) -> str:
-    return f"consolidation:{round.pk}"
+def _choice(round: Round) -> ConsolidationChoice:
+    """The round's choices, or the defaults (unsaved) while nobody has made one."""
+    found = ConsolidationChoice.objects.select_related("updated_by").filter(round=round).first()
+    return found or ConsolidationChoice(round=round)
 
 
-def _operations(request: HttpRequest, round: Round) -> list:
-    return list(request.session.get(_session_key(round), []))
+def _threshold(choice: ConsolidationChoice) -> float:
+    return c.DEFAULT_THRESHOLD if choice.threshold is None else choice.threshold
 
 
-def _save_operation(request: HttpRequest, round: Round, op: list) -> None:
-    ops = _operations(request, round)[-(MAX_OPERATIONS - 1) :]
-    request.session[_session_key(round)] = [*ops, op]
+def _on_grid(value: float) -> float:
+    """``value`` on the steps' grid: 0.6 − 0.05 is 0.55, not 0.5499999."""
+    return round(round(value / THRESHOLD_STEP) * THRESHOLD_STEP, 2)
+
+
+def threshold_bounds() -> tuple[float, float]:
+    """The lowest and highest threshold the control goes to."""
+    default = _on_grid(c.DEFAULT_THRESHOLD)
+    around = STEPS_AROUND_DEFAULT * THRESHOLD_STEP
+    return (
+        max(THRESHOLD_STEP, min(MIN_THRESHOLD, _on_grid(default - around))),
+        min(1 - THRESHOLD_STEP, max(MAX_THRESHOLD, _on_grid(default + around))),
+    )
+
+
+def _percent(value: float) -> int:
+    return round(value * 100)
+
+
+def _change(
+    round: Round, by: User, change: Callable[[ConsolidationChoice], None]
+) -> ConsolidationChoice:
+    """Apply ``change`` to the round's choices under a row lock, so that two supervisors
+    splitting at the same moment both keep their split."""
+    ConsolidationChoice.objects.get_or_create(round=round)
+    with transaction.atomic():
+        choice = ConsolidationChoice.objects.select_for_update().get(round=round)
+        change(choice)
+        choice.updated_by = by
+        choice.updated_at = timezone.now()
+        choice.save()
+    return choice
+
+
+def _save_operation(round: Round, by: User, op: list) -> None:
+    def add(choice: ConsolidationChoice) -> None:
+        choice.operations = [*choice.operations[-(MAX_OPERATIONS - 1) :], op]
+
+    _change(round, by, add)
 
 
 def _ordered(groups: list[list[int]], repeats: dict[int, int]) -> list[list[int]]:
@@ -93,6 +144,13 @@ class Card:
     repeats: Item | None = None  # the existing item these suggestions seem to repeat
     picked: bool = False
     errors: dict[str, str] = field(default_factory=dict)
+    # Why the texts were put together (consolidation.explain): a percentage, and the words
+    # they share, highlighted in each text.
+    score: int | None = None
+    terms: list[str] = field(default_factory=list)
+    # Why it seems to repeat ``repeats``: its title against the texts, the same way.
+    repeat_score: int | None = None
+    repeat_terms: list[str] = field(default_factory=list)
 
     @property
     def hidden_count(self) -> int:
@@ -133,17 +191,26 @@ def _cards(
         category = c.group_category(((s.category_id, s.category_text) for s in shown), categories)
         votes = Counter(repeats[pk] for pk in g if pk in repeats)
         item = items.get(votes.most_common(1)[0][0]) if votes else None
-        cards.append(
-            Card(
-                key=g[0],
-                ids=g,
-                shown=shown,
-                title=c.title_for(best.text),
-                category=str(category or ""),
-                item_number=item.number if item else "",
-                repeats=item,
-            )
+        card = Card(
+            key=g[0],
+            ids=g,
+            shown=shown,
+            title=c.title_for(best.text),
+            category=str(category or ""),
+            item_number=item.number if item else "",
+            repeats=item,
         )
+        if len(shown) > 1:
+            why = c.explain(texts)
+            card.score = _percent(why.score or 0.0)
+            card.terms = why.terms
+        if item is not None:
+            # Against each text alone: a title is short, and the group's own likeness
+            # would hide how near the item is.
+            whys = [c.explain([item.title, text]) for text in texts]
+            card.repeat_score = _percent(max(w.score or 0.0 for w in whys))
+            card.repeat_terms = list(dict.fromkeys(t for w in whys for t in w.terms))
+        cards.append(card)
     return cards
 
 
@@ -155,10 +222,11 @@ def _render(
     alert: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    proposal = _proposal(round)
-    groups = _ordered(
-        c.apply_operations(proposal.groups, _operations(request, round)), proposal.repeats
-    )
+    choice = _choice(round)
+    threshold = _threshold(choice)
+    lowest, highest = threshold_bounds()
+    proposal = _proposal(round, threshold)
+    groups = _ordered(c.apply_operations(proposal.groups, choice.operations), proposal.repeats)
     pages = max(1, -(-len(groups) // PAGE_SIZE))
     page = min(_page_number(request), pages)
     categories = list(Category.objects.filter(round=round).values_list("pk", "name"))
@@ -192,7 +260,12 @@ def _render(
             "awaiting": awaiting,
             "group_count": len(groups),
             "multi_count": multi,
-            "edited": bool(_operations(request, round)),
+            "choice": choice,
+            "edited": bool(choice.operations),
+            "threshold": _percent(threshold),
+            "default_threshold": _percent(c.DEFAULT_THRESHOLD),
+            "can_merge_more": threshold > lowest + 1e-9,
+            "can_merge_less": threshold < highest - 1e-9,
             "alert": alert,
         },
         status=status,
@@ -300,7 +373,7 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
     if len(keys) < 2:
         messages.error(request, _("Tick two groups or more to merge them."))
         return _back(round, _page_number(request))
-    _save_operation(request, round, ["merge", keys])
+    _save_operation(round, request.user, ["merge", keys])
     messages.success(request, _("The ticked groups were merged into one."))
     return _back(round, _page_number(request), f"g{min(keys)}")
 
@@ -313,7 +386,7 @@ def split(request: HttpRequest, pk: int) -> HttpResponse:
     round = _round(pk)
     raw = request.POST.get("split", "")
     if raw.isdigit():
-        _save_operation(request, round, ["split", int(raw)])
+        _save_operation(round, request.user, ["split", int(raw)])
         messages.success(request, _("The suggestion now stands alone, among the single ones."))
     return _back(round, _page_number(request))
 
@@ -322,10 +395,42 @@ def split(request: HttpRequest, pk: int) -> HttpResponse:
 @supervisor_required
 @require_POST
 def reset(request: HttpRequest, pk: int) -> HttpResponse:
-    """Back to the groups as proposed: every split and merge is forgotten."""
+    """Back to the groups as proposed: every split and merge of the round is forgotten.
+    The threshold stays; its own control takes it back to the default."""
     round = _round(pk)
-    request.session.pop(_session_key(round), None)
+
+    def forget(choice: ConsolidationChoice) -> None:
+        choice.operations = []
+
+    _change(round, request.user, forget)
     messages.success(request, _("The groups are back as proposed."))
+    return _back(round, 1)
+
+
+@login_required
+@supervisor_required
+@require_POST
+def change_threshold(request: HttpRequest, pk: int) -> HttpResponse:
+    """Merge more (a lower threshold: fewer, larger groups), merge less (a higher one: more,
+    smaller groups), or back to the default, for the round; the page is drawn again from
+    its first page, the splits and merges replayed over the new proposal."""
+    round = _round(pk)
+    move = request.POST.get("move", "")
+    lowest, highest = threshold_bounds()
+
+    def step(choice: ConsolidationChoice) -> None:
+        now = _threshold(choice)
+        if move == "more":
+            new = max(lowest, _on_grid(now - THRESHOLD_STEP))
+        elif move == "less":
+            new = min(highest, _on_grid(now + THRESHOLD_STEP))
+        else:
+            new = c.DEFAULT_THRESHOLD
+        # The default is stored as no choice, so that the round follows it when retuned.
+        choice.threshold = None if math.isclose(new, c.DEFAULT_THRESHOLD) else new
+
+    if move in ("more", "less", "default"):
+        _change(round, request.user, step)
     return _back(round, 1)
 
 
@@ -336,6 +441,7 @@ def confirm_all(request: HttpRequest, pk: int) -> HttpResponse:
     """Every group of the round, as proposed and as split or merged, becomes an item (or
     joins the item it repeats), in the background: a round of thousands is one click."""
     round = _round(pk)
+    choice = _choice(round)
     job = jobs.enqueue(
         c.consolidate_round_job,
         kind="consolidate",
@@ -343,6 +449,7 @@ def confirm_all(request: HttpRequest, pk: int) -> HttpResponse:
         title=_("Consolidation of %(round)s") % {"round": round.name},
         round_id=round.pk,
         user_id=request.user.pk,
-        operations=_operations(request, round),
+        operations=choice.operations,
+        threshold=_threshold(choice),
     )
     return redirect(job)

@@ -24,7 +24,7 @@ run: install
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	@# The background worker (publishing, long exports) runs beside the server and stops
 	@# with it.
-	DEBUG=true $(BIN)/python manage.py db_worker & worker=$$!; \
+	DEBUG=true $(BIN)/python manage.py run_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 

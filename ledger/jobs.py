@@ -1,7 +1,7 @@
 """Long work in the background, with a progress bar: exports and publishing.
 
 A view starts the work with ``enqueue``, which records a ``Job`` and hands a django-tasks
-task its id; the task, run by ``manage.py db_worker``, reports through ``running``:
+task its id; the task, run by ``manage.py run_worker``, reports through ``running``:
 
     @task()
     def export_round(job_id: int, round_id: int) -> None:

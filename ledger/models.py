@@ -1025,6 +1025,25 @@ class Job(models.Model):
         return self.state in (self.State.DONE, self.State.FAILED)
 
 
+class WorkerHeartbeat(models.Model):
+    """A background worker saying it is alive (``manage.py run_worker`` writes it every few
+    seconds): work claimed by a worker that stopped beating is work a killed process left
+    behind, and ``ledger.worker.recover`` finishes it visibly."""
+
+    worker_id = models.CharField(_("worker"), max_length=64, unique=True)
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    pid = models.PositiveIntegerField(_("process"), default=0)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    beat_at = models.DateTimeField(_("last heartbeat"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
 # Notices (公示) live in their own module and belong to this app: importing them here is
 # what registers them.
 from .publication import models as _publication_models  # noqa: E402, F401

@@ -245,8 +245,10 @@ IMPORT_MAX_BYTES = envint("IMPORT_MAX_MB", "20") * 1024 * 1024
 IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
 
 # Background work (publishing, long exports): django-tasks with its database backend; the
-# worker is `manage.py db_worker`.
+# worker is `manage.py run_worker` (ledger/worker.py).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A worker whose heartbeat is older than this is dead, and the work it held is failed.
+WORKER_LEASE_SECONDS = envint("WORKER_LEASE_SECONDS", "90")
 
 LOGGING = {
     "version": 1,

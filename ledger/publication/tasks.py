@@ -1,4 +1,4 @@
-"""Publishing a notice: a background task (django-tasks), run by ``manage.py db_worker``.
+"""Publishing a notice: a background task (django-tasks), run by ``manage.py run_worker``.
 
 ``start_publishing`` (in the web process) moves the notice from draft to publishing and
 queues ``publish_notice``; the task builds the snapshot from the ledger, renders the page,

@@ -643,6 +643,33 @@ class Suggestion(models.Model):
         return f"{self.seq}. {self.text[:40]}"
 
 
+class ConsolidationProposal(models.Model):
+    """A round's proposed groups at one threshold, for the waiting suggestions they were made
+    from (``key``: their fingerprint and the threshold). Grouping a large round takes longer
+    than a request may, so it is made in the background (``job``) and kept here, where every
+    page and every host reads it; ``groups`` is empty while it is being made."""
+
+    round = models.ForeignKey(Round, verbose_name=_("round"), on_delete=models.CASCADE)
+    key = models.CharField(_("key"), max_length=100)
+    groups = models.JSONField(_("groups"), null=True, blank=True)
+    # Suggestion id (as text: JSON keys are strings) → id of the item it repeats.
+    repeats = models.JSONField(_("repeats"), default=dict, blank=True)
+    job = models.ForeignKey(
+        "Job", verbose_name=_("job"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    made_at = models.DateTimeField(_("made at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("consolidation proposal")
+        verbose_name_plural = _("consolidation proposals")
+        constraints = [
+            models.UniqueConstraint(fields=["round", "key"], name="proposal_one_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round_id} {self.key}"
+
+
 class ConsolidationChoice(models.Model):
     """How a round's supervisors want its suggestions grouped (docs/consolidation.md): how
     strict the proposal is, and the splits and merges replayed over it. One per round, so

@@ -38,7 +38,14 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 
 from ledger import jobs, numbering, workflow
-from ledger.models import Category, Item, Round, Suggestion, User
+from ledger.models import (
+    Category,
+    ConsolidationProposal,
+    Item,
+    Round,
+    Suggestion,
+    User,
+)
 
 from . import matching
 
@@ -51,6 +58,8 @@ MIN_CHARS = 4
 # A text joins its group through its most alike texts; past this many, more are not looked
 # for (see propose_groups).
 MAX_MATCHES = 30
+# How often a background grouping reports its progress, in texts.
+PROGRESS_EVERY = 500
 # How many of a text's heaviest features it is indexed and probed under (_candidates).
 TOP_FEATURES = 20
 # Past this many texts under one feature, it no longer finds pairs (see _candidates).
@@ -103,9 +112,17 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _vectors(texts: Sequence[str]) -> list[dict[str, float]]:
-    """Each text's unit TF-IDF vector, weighted over ``texts`` themselves (matching.py)."""
-    feats = [matching.features(t) for t in texts]
+def _vectors(texts: Sequence[str], advance=None) -> list[dict[str, float]]:
+    """Each text's unit TF-IDF vector, weighted over ``texts`` themselves (matching.py).
+    ``advance(n)`` is told of every PROGRESS_EVERY texts read: a large round's grouping
+    runs in the background behind a progress bar."""
+    feats = []
+    for n, text in enumerate(texts, start=1):
+        feats.append(matching.features(text))
+        if advance and n % PROGRESS_EVERY == 0:
+            advance(PROGRESS_EVERY)
+    if advance:
+        advance(len(texts) % PROGRESS_EVERY)
     weights = matching.Weights(feats)
     return [weights.vector(words, grams) for words, grams in feats]
 
@@ -142,11 +159,15 @@ def _average(vectors: list[dict[str, float]], a: list[int], b: list[int]) -> flo
 
 
 def propose_groups(
-    suggestions: Sequence[tuple[int, str]], *, threshold: float = DEFAULT_THRESHOLD
+    suggestions: Sequence[tuple[int, str]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    advance=None,
 ) -> list[list[int]]:
     """Groups of the ids whose texts are the same suggestion, every id in exactly one group
     (a suggestion like no other is a group of one). Groups and their ids keep the input's
-    order of first appearance."""
+    order of first appearance. ``advance(n)``, if given, hears of the distinct texts read
+    (the bulk of the work)."""
     # 1. Exact duplicates after normalisation. An empty text (punctuation only) is never
     # grouped: there is nothing to say it repeats another.
     by_norm: dict[str, int] = {}
@@ -169,7 +190,7 @@ def propose_groups(
 
     # 2. Near duplicates among the distinct texts: cosine of their TF-IDF vectors, scored
     # on the candidate pairs only, never across two named places.
-    vectors = _vectors(originals)
+    vectors = _vectors(originals, advance)
     place_sets = [places(t) for t in originals]
     folded = [matching.fold(t) for t in originals]
     edges: list[tuple[float, int, int]] = []
@@ -344,7 +365,9 @@ class Proposal:
     repeats: dict[int, int]
 
 
-def propose_for_round(round: Round, *, threshold: float = DEFAULT_THRESHOLD) -> Proposal:
+def propose_for_round(
+    round: Round, *, threshold: float = DEFAULT_THRESHOLD, progress=None
+) -> Proposal:
     """The groups of the round's suggestions not yet in an item (two queries, then
     ``propose_groups``). The round's consolidated suggestions take part, so that a waiting
     one like them is found, and so do the titles of its items that hold no suggestion (an
@@ -360,7 +383,10 @@ def propose_for_round(round: Round, *, threshold: float = DEFAULT_THRESHOLD) -> 
     texts = [(pk, text) for pk, text, _item in rows] + [(-pk, title) for pk, title in titled]
     groups: list[list[int]] = []
     repeats: dict[int, int] = {}
-    for group in propose_groups(texts, threshold=threshold):
+    if progress is not None:
+        progress.set_total(len(texts))
+    advance = progress.advance if progress is not None else None
+    for group in propose_groups(texts, threshold=threshold, advance=advance):
         fresh = [pk for pk in group if pk not in item_of]
         if not fresh:
             continue
@@ -516,6 +542,39 @@ def attach(round: Round, suggestion_ids: list[int], item: Item, *, by: User) -> 
     ledger)."""
     consolidate(round, [AcceptedGroup(suggestion_ids, item=item)], by=by)
     return item
+
+
+@task()
+def propose_round_job(job_id: int, round_id: int, threshold: float, key: str) -> None:
+    """Group a round too large to group within a request, and keep the proposal for the
+    consolidation page (``ConsolidationProposal``)."""
+    with jobs.running(job_id) as job:
+        round = Round.objects.get(pk=round_id)
+        proposal = propose_for_round(round, threshold=threshold, progress=job)
+        store_proposal(round, key, proposal)
+        job.finish(url=reverse("intake:consolidate", args=[round.pk]))
+
+
+def store_proposal(round: Round, key: str, proposal: Proposal) -> None:
+    """Keep ``proposal`` as the round's for ``key``; proposals for other keys (suggestions
+    since consolidated, another threshold) are dropped, one in the making excepted."""
+    with transaction.atomic():
+        ConsolidationProposal.objects.update_or_create(
+            round=round,
+            key=key,
+            defaults={
+                "groups": proposal.groups,
+                "repeats": {str(k): v for k, v in proposal.repeats.items()},
+                "made_at": timezone.now(),
+            },
+        )
+        ConsolidationProposal.objects.filter(round=round, groups__isnull=False).exclude(
+            key=key
+        ).delete()
+
+
+def stored_proposal(stored: ConsolidationProposal) -> Proposal:
+    return Proposal(stored.groups, {int(k): v for k, v in stored.repeats.items()})
 
 
 @task()

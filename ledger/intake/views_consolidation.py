@@ -33,7 +33,16 @@ from django.views.decorators.http import require_POST
 
 from ledger import jobs
 from ledger.access import supervisor_required
-from ledger.models import Category, ConsolidationChoice, Item, Round, Suggestion, User
+from ledger.models import (
+    Category,
+    ConsolidationChoice,
+    ConsolidationProposal,
+    Item,
+    Job,
+    Round,
+    Suggestion,
+    User,
+)
 
 from . import consolidation as c
 
@@ -41,6 +50,9 @@ PAGE_SIZE = 30
 # A group of hundreds of identical texts shows its first ones; all of them are confirmed.
 SHOWN_MEMBERS = 20
 CACHE_SECONDS = 3600
+# A round of at most this many suggestions is grouped within the request (a second or so);
+# a larger one in the background, so that no request's work grows with the round.
+INLINE_SUGGESTIONS = 3000
 MAX_OPERATIONS = 500
 # "Merge more" and "merge less" move the threshold by this step, within these bounds (below
 # them everything of a department reads alike, above them only copies do), widened when
@@ -54,20 +66,61 @@ STEPS_AROUND_DEFAULT = 3
 # --- The proposal and the supervisor's edits -------------------------------------------------
 
 
-def _proposal(round: Round, threshold: float) -> c.Proposal:
-    """The proposal for the round's waiting suggestions at this threshold, from the cache
-    while the waiting suggestions are the same ones (their count, highest id and sum of
-    ids)."""
+def _proposal(round: Round, threshold: float) -> c.Proposal | Job:
+    """The proposal for the round's waiting suggestions at this threshold, while they are
+    the same ones (their count, highest id and sum of ids): from this process's cache, or
+    from the database, or made now for a round small enough to group within the request.
+    A larger round is grouped in the background: its job is returned, to show its
+    progress, and the page shows the proposal once it is made."""
     waiting = Suggestion.objects.filter(round=round, item__isnull=True)
     f = waiting.aggregate(n=Count("pk"), top=Max("pk"), total=Sum("pk"))
     if not f["n"]:
         return c.Proposal([], {})
-    key = f"consolidation:{round.pk}:{f['n']}:{f['top']}:{f['total']}:{threshold:.4f}"
-    cached = cache.get(key)
-    if cached is None:
-        cached = c.propose_for_round(round, threshold=threshold)
-        cache.set(key, cached, CACHE_SECONDS)
-    return cached
+    key = f"{f['n']}:{f['top']}:{f['total']}:{threshold:.4f}"
+    cache_key = f"consolidation:{round.pk}:{key}"
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached
+    stored = ConsolidationProposal.objects.filter(round=round, key=key).select_related("job")
+    found = stored.first()
+    if found is not None and found.groups is not None:
+        proposal = c.stored_proposal(found)
+        cache.set(cache_key, proposal, CACHE_SECONDS)
+        return proposal
+    if found is not None and found.job is not None and found.job.state != Job.State.FAILED:
+        return found.job
+    if Suggestion.objects.filter(round=round).count() <= INLINE_SUGGESTIONS:
+        proposal = c.propose_for_round(round, threshold=threshold)
+        c.store_proposal(round, key, proposal)
+        cache.set(cache_key, proposal, CACHE_SECONDS)
+        return proposal
+    return _start_grouping(round, threshold, key)
+
+
+def _start_grouping(round: Round, threshold: float, key: str) -> Job:
+    """Queue the grouping of the round, once: of two pages asking at once, one queues it
+    (the unique key) and the other shows its progress. A failed attempt is tried again."""
+    with transaction.atomic():
+        ConsolidationProposal.objects.filter(
+            round=round, key=key, groups__isnull=True, job__state=Job.State.FAILED
+        ).delete()
+        placeholder, made = ConsolidationProposal.objects.get_or_create(round=round, key=key)
+    if not made and placeholder.job_id:
+        return placeholder.job
+    job = jobs.enqueue(
+        c.propose_round_job,
+        kind="propose",
+        by=None,
+        title=_("Grouping the suggestions of %(round)s") % {"round": round.name},
+        round_id=round.pk,
+        threshold=threshold,
+        key=key,
+    )
+    ConsolidationProposal.objects.filter(pk=placeholder.pk).update(job=job)
+    stored = ConsolidationProposal.objects.filter(pk=placeholder.pk).first()
+    if stored is not None and stored.groups is not None:
+        return c.stored_proposal(stored)  # the immediate backend has made it already
+    return job
 
 
 def _choice(round: Round) -> ConsolidationChoice:
@@ -226,6 +279,9 @@ def _render(
     threshold = _threshold(choice)
     lowest, highest = threshold_bounds()
     proposal = _proposal(round, threshold)
+    grouping = proposal if isinstance(proposal, Job) else None
+    if grouping is not None:
+        proposal = c.Proposal([], {})
     groups = _ordered(c.apply_operations(proposal.groups, choice.operations), proposal.repeats)
     pages = max(1, -(-len(groups) // PAGE_SIZE))
     page = min(_page_number(request), pages)
@@ -267,6 +323,7 @@ def _render(
             "can_merge_more": threshold > lowest + 1e-9,
             "can_merge_less": threshold < highest - 1e-9,
             "alert": alert,
+            "grouping": grouping,
         },
         status=status,
     )

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
@@ -36,3 +37,22 @@ class RectifyBackend(ModelBackend):
         if not user_obj.is_active or obj is not None:
             return granted
         return granted | ROLE_PERMISSIONS.get(user_obj.role, frozenset())
+
+
+def client_ip(request) -> str | None:
+    """The address a sign-in lockout counts by (django-axes' AXES_CLIENT_IP_CALLABLE).
+
+    Without a proxy it is the connection's. Behind CLIENT_IP_PROXY_COUNT proxies (the
+    AXES_PROXY_COUNT variable) each one appends the address it was reached from to
+    X-Forwarded-For, so the entry that many places from the end is what the outermost proxy
+    saw; anything before it may have been written by the client.
+    """
+    remote = request.META.get("REMOTE_ADDR")
+    count = settings.CLIENT_IP_PROXY_COUNT
+    if count <= 0:
+        return remote
+    header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = [part.strip() for part in header.split(",") if part.strip()]
+    # Fewer entries than proxies: the request did not come through them all, so none of the
+    # header can be trusted.
+    return forwarded[-count] if len(forwarded) >= count else remote

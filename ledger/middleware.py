@@ -31,7 +31,7 @@ class ChosenLanguageMiddleware:
 class PasswordChangeRequiredMiddleware:
     """Someone signed in with a one-time password (a new or reset account) may open the
     password page, sign out and switch language, and nothing else, until they have chosen
-    their own password."""
+    their own password. The health check answers whoever asks."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -43,6 +43,7 @@ class PasswordChangeRequiredMiddleware:
                 reverse("password-change"),
                 reverse("logout"),
                 reverse("set_language"),
+                reverse("health"),
                 settings.STATIC_URL,
             )
             if not request.path.startswith(allowed):

@@ -162,7 +162,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", "15"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = envint("AXES_PROXY_COUNT", "0") or None
+# Behind a proxy every request comes from the proxy: ledger.auth.client_ip reads the client
+# from X-Forwarded-For, trusting only the entries the AXES_PROXY_COUNT proxies appended.
+AXES_CLIENT_IP_CALLABLE = "ledger.auth.client_ip"
+CLIENT_IP_PROXY_COUNT = envint("AXES_PROXY_COUNT", "0")
 AXES_VERBOSE = False
 # Unlocking is the administrator's, on the accounts page; the attempts stay out of the admin.
 AXES_ENABLE_ADMIN = False
@@ -213,6 +216,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if envbool("BEHIND_TLS_PROXY", "false"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A monitor may poll a web host's gunicorn directly, over plain HTTP; the answer holds no
+# secret.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 
 # Content-Security-Policy (django-csp): no inline script or style anywhere, so templates
 # carry only static files and a text that reaches a page can never run.
@@ -249,6 +255,11 @@ IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # A worker whose heartbeat is older than this is dead, and the work it held is failed.
 WORKER_LEASE_SECONDS = envint("WORKER_LEASE_SECONDS", "90")
+
+# /health/ (ledger/health.py) fails below this much free space for uploaded and published
+# files, and when tasks have waited this long while no worker has beaten this recently.
+HEALTH_MIN_FREE_MB = envint("HEALTH_MIN_FREE_MB", "500")
+HEALTH_WORKER_MAX_AGE = envint("HEALTH_WORKER_MAX_AGE", "120")
 
 LOGGING = {
     "version": 1,

@@ -16,7 +16,7 @@ SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 \
 # The PostgreSQL leg of the suite.
 PG_PACKAGES := postgresql
 
-.PHONY: run test test-pg ci bench bench-pg lint messages system install clean
+.PHONY: run test test-pg ci bench bench-pg lint messages backup restore system install clean
 
 run: install
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
@@ -60,6 +60,17 @@ bench-pg: install
 messages: install
 	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file --ignore=.venv --ignore=tests --ignore=bench
 	cd locale && DEBUG=true ../$(BIN)/python ../manage.py compilemessages -l zh_Hans
+
+# Backup and restore (docs/backup.md), run with the application's environment (DATABASE_URL,
+# MEDIA_ROOT, SECRET_KEY). No install step: a nightly backup must not reach for the network.
+BACKUP_DIR ?= backups
+
+backup:
+	$(BIN)/python manage.py backup --output "$(BACKUP_DIR)"
+
+restore:
+	@test -n "$(ARCHIVE)" || { echo "usage: make restore ARCHIVE=backups/rectify-….tar.gz [FORCE=1]" >&2; exit 2; }
+	$(BIN)/python manage.py restore $(if $(FORCE),--force) "$(ARCHIVE)"
 
 system:
 	@scripts/ensure-packages $(SYSTEM_PACKAGES)

@@ -157,8 +157,13 @@ def setup_confirm(request: HttpRequest) -> HttpResponse:
         if "cancel" in request.POST:
             messages.info(request, _("Import cancelled; nothing was written."))
             return redirect("manage:setup")
-        with default_storage.open(path, "rb") as f:
-            data = f.read()
+        try:
+            with default_storage.open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            # Swept after a day (cleanup_uploads, or the next upload's _sweep_stale).
+            messages.error(request, _("That upload is no longer waiting. Upload the file again."))
+            return redirect("manage:setup")
         try:
             plan = setup.plan_setup(data, entry["name"])
             result = setup.write_setup(plan)

@@ -45,6 +45,8 @@ from .notes import numbering_notes, table_notes
 from .reading import IntakeError
 
 SESSION_KEY = "intake_uploads"
+# Where uploads wait for confirmation; `manage.py cleanup_uploads` empties it of old ones.
+UPLOADS_DIR = "intake/uploads"
 # Up to this many rows an export is written while the user waits; more go to a job.
 EXPORT_AT_ONCE = 3_000
 PREVIEW_ROWS = 20
@@ -221,7 +223,7 @@ def _upload(request: HttpRequest, round: Round, kind: Kind) -> HttpResponse:
     uploads = _uploads(request)
     _forget_stale(uploads, round, kind)
     token = secrets.token_urlsafe(24)
-    path = default_storage.save(f"intake/uploads/{token}.upload", ContentFile(data))
+    path = default_storage.save(f"{UPLOADS_DIR}/{token}.upload", ContentFile(data))
     uploads[token] = {
         "path": path,
         "name": upload.name[:200],
@@ -424,6 +426,10 @@ def _waiting(request: HttpRequest, round: Round, kind: Kind) -> tuple[str, dict]
     token = form.cleaned_data["upload"]
     entry = _uploads(request).get(token)
     if not entry or entry["round"] != round.pk or entry["kind"] != kind.name:
+        return None
+    if not default_storage.exists(entry["path"]):
+        # Removed by cleanup_uploads after a day: the session outlived its file.
+        _discard(request, token)
         return None
     return token, entry
 

@@ -21,10 +21,10 @@ import argparse
 import csv
 import itertools
 import json
-import os
 import random
 import re
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -152,13 +152,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--suggestions", type=int, default=10_000)
     parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--database-url", default=None, help="accepted; not needed")
+    parser.add_argument(
+        "--database-url", default=None, help="for the page's figures (default: SQLite)"
+    )
+    parser.add_argument(
+        "--page-suggestions",
+        type=int,
+        default=50_000,
+        help="a round this large for the consolidation page's time (0: skip)",
+    )
     args, _unknown = parser.parse_known_args(argv)
 
-    # The module imports the app's models (for its writes): Django must be set up first,
-    # though the function measured here touches no database.
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rectify.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+    # The page is measured on a scratch database (SQLite, or --database-url's PostgreSQL)
+    # with production settings, as bench/run.py measures the ledger's pages.
+    from bench.run import configure
+
+    scratch = tempfile.TemporaryDirectory(prefix="rectify-bench-")
+    configure(args, Path(scratch.name))
     import django
 
     django.setup()
@@ -175,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     precision, recall, expected = score(rows, groups)
     complaints = len({k for _i, _t, k in rows})
     print(f"Consolidation of {len(rows):,} generated suggestions (threshold {threshold}):")
-    print(f"  propose_groups            {best:8.2f} s   (best of 3; target < 10 s)")
+    met = "met" if best < GROUPING_TARGET_SECONDS else "MISSED"
+    print(f"  propose_groups            {best:8.2f} s   (best of 3; target < 10 s: {met})")
     print(f"  groups found              {len(groups):8,d}     (complaints made: {complaints:,})")
     print(f"  pair precision            {precision:8.3f}")
     print(f"  pair recall               {recall:8.3f}     ({expected:,} duplicate pairs)")
@@ -186,10 +197,91 @@ def main(argv: list[str] | None = None) -> None:
         f"Hand-written labelled set ({len(hand)} suggestions, bench/data/consolidation; "
         "target precision ≥ 0.90 and recall ≥ 0.85):"
     )
+    reached = []
     for t in sorted({*SWEEP, threshold}):
         p, r, n = score(hand, propose_groups([(i, x) for i, x, _k in hand], threshold=t))
+        if p >= QUALITY_TARGET[0] and r >= QUALITY_TARGET[1]:
+            reached.append(f"{t:.2f}")
         mark = "  ← default" if t == DEFAULT_THRESHOLD else ""
         print(f"  threshold {t:.2f}   precision {p:.3f}   recall {r:.3f}   ({n} pairs){mark}")
+    # Reported, not enforced: no lexical method reaches it on this set (docs/consolidation.md).
+    where = f"reached at {', '.join(reached)}" if reached else "not reached at any threshold"
+    print(f"  quality target: {where} (docs/consolidation.md)")
+
+    missed = best >= GROUPING_TARGET_SECONDS
+    if args.page_suggestions:
+        missed |= not page_figures(args.page_suggestions)
+    scratch.cleanup()
+    if missed:
+        sys.exit(1)
+
+
+# Pair precision and recall asked of the proposal on the hand-written set.
+QUALITY_TARGET = (0.90, 0.85)
+# The targets this script exits non-zero for missing.
+GROUPING_TARGET_SECONDS = 10.0
+PAGE_TARGET_SECONDS = 2.0
+
+
+def page_figures(n: int) -> bool:
+    """The consolidation page of a round of ``n`` suggestions: the background grouping's
+    time, then the page's, first and a later page, read from the kept proposal with this
+    process's cache empty (as on another host)."""
+    from django.core.cache import cache
+    from django.core.management import call_command
+    from django.db.models import Count, Max, Sum
+    from django.test import Client
+    from django.urls import reverse
+
+    from ledger.intake import consolidation
+    from ledger.intake.views_consolidation import PAGE_SIZE, _proposal
+    from ledger.models import Job, Round, Suggestion, User
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    # A round of its own, whatever a database passed with --database-url already holds.
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    round_ = Round.objects.create(
+        name=f"基准批次{stamp}", code=f"bench{stamp}", year=2020, kind="annual"
+    )
+    texts = [text for _i, text, _k in build(n, seed=5)]
+    Suggestion.objects.bulk_create(
+        (Suggestion(round=round_, seq=i, text=t) for i, t in enumerate(texts, start=1)),
+        batch_size=2000,
+    )
+    supervisor = User.objects.create(username=f"bench{stamp}", role=User.Role.SUPERVISOR)
+    t0 = time.perf_counter()
+    threshold = consolidation.DEFAULT_THRESHOLD
+    waiting = Suggestion.objects.filter(round=round_)
+    proposal = consolidation.propose_for_round(round_, threshold=threshold)
+    f = waiting.aggregate(n=Count("pk"), top=Max("pk"), total=Sum("pk"))
+    consolidation.store_proposal(
+        round_, f"{f['n']}:{f['top']}:{f['total']}:{threshold:.4f}", proposal
+    )
+    grouping = time.perf_counter() - t0
+    assert not isinstance(_proposal(round_, threshold), Job)  # kept, not grouped again
+    client = Client()
+    client.force_login(supervisor)
+    url = reverse("intake:consolidate", args=[round_.pk])
+    last = max(1, -(-len(proposal.groups) // PAGE_SIZE))
+    times = {}
+    for label, query in (("first page", ""), ("last page", f"?page={last}")):
+        best = float("inf")
+        for _ in range(3):
+            cache.clear()
+            t0 = time.perf_counter()
+            response = client.get(url + query)
+            best = min(best, time.perf_counter() - t0)
+            assert response.status_code == 200, response.status_code
+        times[label] = best
+    worst = max(times.values())
+    met = "met" if worst < PAGE_TARGET_SECONDS else "MISSED"
+    print(f"Consolidation page of a round of {n:,} suggestions ({len(proposal.groups):,} groups):")
+    print(f"  grouping in the background   {grouping:8.2f} s   (a job with a progress bar)")
+    for label, seconds in times.items():
+        print(f"  {label:<28} {seconds:8.2f} s   (best of 3, this process's cache empty)")
+    print(f"  target < {PAGE_TARGET_SECONDS:g} s: {met}")
+    return met == "met"
 
 
 if __name__ == "__main__":

@@ -62,11 +62,11 @@ MAX_MATCHES = 30
 PROGRESS_EVERY = 500
 # How many of a text's heaviest features it is indexed and probed under (_candidates).
 TOP_FEATURES = 20
-# Past this many texts under one feature, it no longer finds pairs (see _candidates).
-MAX_POSTING = 300
+# How many of the texts under one feature a text is probed against (see _candidates).
+MAX_POSTING = 50
 # What share of the threshold two texts' heaviest shared features must make up for the
 # pair to be scored at all.
-CANDIDATE_SHARE = 0.4
+CANDIDATE_SHARE = 0.6
 # Two groups join when their members are, on average, this share of the threshold alike.
 AVERAGE_SHARE = 0.8
 # Members of each group compared for that average, at most.
@@ -141,9 +141,11 @@ def _candidates(vectors: list[dict[str, float]], threshold: float) -> list[tuple
         for feature in top:
             weight = v[feature]
             posting = index[feature]
-            # A feature hundreds of texts lead with is a topic, not a repeat: it adds to the
-            # pairs found through the others, never makes them.
-            for y, other in posting if len(posting) <= MAX_POSTING else ():
+            # Only the latest MAX_POSTING texts under one feature are probed: a feature
+            # thousands of texts lead with (a topic, a campaign's sentence) would otherwise
+            # make every pair of them a candidate; a repeat is still found through the
+            # latest copies, and through the text's other features.
+            for y, other in posting[-MAX_POSTING:]:
                 partial[y] += weight * other
             posting.append((x, weight))
         pairs += [(y, x) for y, dot in partial.items() if dot >= floor]

@@ -62,6 +62,9 @@ MAX_MATCHES = 30
 PROGRESS_EVERY = 500
 # How many of a text's heaviest features it is indexed and probed under (_candidates).
 TOP_FEATURES = 20
+# How many earlier texts each text is scored against at most, its likeliest by their
+# heaviest shared features: work stays linear in the round (see _candidates).
+MAX_CANDIDATES = 30
 # How many of the texts under one feature a text is probed against (see _candidates).
 MAX_POSTING = 50
 # What share of the threshold two texts' heaviest shared features must make up for the
@@ -148,7 +151,8 @@ def _candidates(vectors: list[dict[str, float]], threshold: float) -> list[tuple
             for y, other in posting[-MAX_POSTING:]:
                 partial[y] += weight * other
             posting.append((x, weight))
-        pairs += [(y, x) for y, dot in partial.items() if dot >= floor]
+        likeliest = heapq.nlargest(MAX_CANDIDATES, partial.items(), key=lambda yd: yd[1])
+        pairs += [(y, x) for y, dot in likeliest if dot >= floor]
     return pairs
 
 

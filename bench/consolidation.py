@@ -96,17 +96,23 @@ def build(n: int, seed: int = 4) -> list[tuple[int, str, int]]:
         complaints.append([s])
     topics = [t for ts in data["topics"].values() for t in ts]
     distinct = int(n * 0.75)
-    while len(complaints) < distinct:
+    # A complaint is a problem in a place, with or without a detail; past 10,000 misses in a
+    # row every such complaint is made, and the rest of the n are re-sends.
+    misses = 0
+    while len(complaints) < distinct and misses < 10_000:
         topic = r.choice(topics)
         place = r.choice(places)
         problem = r.choice(topic["problems"])
-        if (place, problem) in seen:
+        detail = r.choice(topic["details"]) if r.random() < 0.6 else ""
+        if (place, problem, detail) in seen:
+            misses += 1
             continue
-        seen.add((place, problem))
+        misses = 0
+        seen.add((place, problem, detail))
         ctx = {k: place for k in ctx_keys}
         clauses = [f"{place}这边", problem.format_map(ctx)]
-        if r.random() < 0.6:
-            clauses.append(r.choice(topic["details"]).format_map(ctx))
+        if detail:
+            clauses.append(detail.format_map(ctx))
         clauses.append(r.choice(topic["requests"] + data["phrases"]["requests"]).format_map(ctx))
         complaints.append(clauses)
     rows = [(_render(c, r), k) for k, c in enumerate(complaints)]

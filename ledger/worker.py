@@ -90,6 +90,8 @@ def recover(now: datetime.datetime | None = None) -> int:
             )
             if taken:
                 failed += _fail_jobs(Job.objects.filter(task_id=str(task.pk)), now)
+                # In the same transaction: nobody sees the job failed and its notice held.
+                _free_notices(now)
     # A job still marked as working whose task is no longer running (it failed before the
     # job could say so, or was recovered above in an earlier pass).
     orphans = Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).exclude(

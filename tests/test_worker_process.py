@@ -101,7 +101,9 @@ def test_a_job_of_a_killed_worker_is_failed_by_the_next_worker(tmp_path):
     second = worker()
     try:
         after = wait_for(
-            lambda: (s := state())["state"] == "failed" and s, 60, "the job to be failed"
+            lambda: (s := state())["state"] == "failed" and s["notice"] != "publishing" and s,
+            60,
+            "the job to be failed and its notice freed",
         )
     finally:
         second.terminate()

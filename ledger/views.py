@@ -29,6 +29,11 @@ def _get_item_for_user(request: HttpRequest, pk: int) -> Item:
     return get_object_or_404(queryset, pk=pk)
 
 
+def _responsibility(d: dict) -> dict:
+    """Who answers for the item and by when, as the assign and reassign forms clean it."""
+    return {name: d[name] for name in forms.Responsibility.base_fields}
+
+
 @dataclass(frozen=True)
 class Action:
     form: type[forms.ActionForm]
@@ -40,17 +45,7 @@ class Action:
 ACTIONS: dict[str, Action] = {
     "assign": Action(
         forms.AssignForm,
-        lambda item, by, d: workflow.assign(
-            item,
-            by=by,
-            leader=d["leader"],
-            lead_department=d["lead_department"],
-            co_departments=d["co_departments"],
-            deadline=d["deadline"],
-            long_term=d["long_term"],
-            responsible_person=d["responsible_person"],
-            note=d["note"],
-        ),
+        lambda item, by, d: workflow.assign(item, by=by, note=d["note"], **_responsibility(d)),
         _("The item was assigned."),
         _("Assign"),
     ),
@@ -149,15 +144,7 @@ ACTIONS: dict[str, Action] = {
     "reassign": Action(
         forms.ReassignForm,
         lambda item, by, d: workflow.reassign(
-            item,
-            by=by,
-            reason=d["reason"],
-            leader=d["leader"],
-            lead_department=d["lead_department"],
-            co_departments=d["co_departments"],
-            deadline=d["deadline"],
-            long_term=d["long_term"],
-            responsible_person=d["responsible_person"],
+            item, by=by, reason=d["reason"], **_responsibility(d)
         ),
         _("The assignment was changed."),
         _("Change the assignment (调整交办)"),

@@ -88,10 +88,6 @@ def normalise(text: str) -> str:
     return _DROP.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-def places(text: str) -> frozenset[str]:
-    return matching.places(text)
-
-
 def bigrams(norm: str) -> set[str]:
     if len(norm) < 2:
         return {norm} if norm else set()
@@ -115,10 +111,10 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _vectors(texts: Sequence[str], advance=None) -> list[dict[str, float]]:
-    """Each text's unit TF-IDF vector, weighted over ``texts`` themselves (matching.py).
-    ``advance(n)`` is told of every PROGRESS_EVERY texts read: a large round's grouping
-    runs in the background behind a progress bar."""
+def _features(texts: Sequence[str], advance=None) -> list[tuple[list[str], list[str]]]:
+    """Each text's words and bigrams (matching.features). ``advance(n)`` is told of every
+    PROGRESS_EVERY texts read: a large round's grouping runs in the background behind a
+    progress bar."""
     feats = []
     for n, text in enumerate(texts, start=1):
         feats.append(matching.features(text))
@@ -126,6 +122,11 @@ def _vectors(texts: Sequence[str], advance=None) -> list[dict[str, float]]:
             advance(PROGRESS_EVERY)
     if advance:
         advance(len(texts) % PROGRESS_EVERY)
+    return feats
+
+
+def _vectors(feats: Sequence[tuple[list[str], list[str]]]) -> list[dict[str, float]]:
+    """Each text's unit TF-IDF vector, weighted over these texts themselves."""
     weights = matching.Weights(feats)
     return [weights.vector(words, grams) for words, grams in feats]
 
@@ -196,8 +197,8 @@ def propose_groups(
 
     # 2. Near duplicates among the distinct texts: cosine of their TF-IDF vectors, scored
     # on the candidate pairs only, never across two named places.
-    vectors = _vectors(originals, advance)
-    place_sets = [places(t) for t in originals]
+    vectors = _vectors(_features(originals, advance))
+    place_sets = [matching.places(t) for t in originals]
     folded = [matching.fold(t) for t in originals]
     edges: list[tuple[float, int, int]] = []
     matched: Counter[int] = Counter()
@@ -270,10 +271,11 @@ def explain(texts: Sequence[str], limit: int = 8) -> Explanation:
     general language first."""
     if len(texts) < 2:
         return Explanation(None, [])
-    vectors = _vectors(texts)
+    feats = _features(texts)
+    vectors = _vectors(feats)
     pairs = [(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts))]
     score = sum(matching.cosine(vectors[i], vectors[j]) for i, j in pairs) / len(pairs)
-    used = Counter(w.lstrip("@") for t in texts for w in set(matching.features(t)[0]))
+    used = Counter(w.lstrip("@") for words, _grams in feats for w in set(words))
     idf, median = matching.background_idf()
     shared = [w for w, n in used.items() if n >= 2]
     shared.sort(key=lambda w: (-idf.get(w, median), w))

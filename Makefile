@@ -28,7 +28,9 @@ run: install
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# The worker and load tests start PostgreSQL clusters of their own (bench/pgcluster.py).
 test: install
+	@scripts/ensure-packages $(PG_PACKAGES)
 	$(BIN)/python -m pytest
 
 test-pg: install
@@ -46,6 +48,7 @@ lint: install
 BENCH_SCRIPTS := bench/run.py bench/intake.py bench/consolidation.py bench/publication.py
 
 bench: install
+	@scripts/ensure-packages $(PG_PACKAGES)
 	@for script in $(BENCH_SCRIPTS); do \
 	  test -f $$script || continue; \
 	  $(BIN)/python $$script $(BENCH_ARGS) || exit 1; done

@@ -27,6 +27,7 @@ from typing import Any
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .models import Job, User
@@ -45,7 +46,13 @@ class JobError(Exception):
 def enqueue(task: Any, *, kind: str, by: User | None, title: str = "", **kwargs: Any) -> Job:
     """Record a job and queue ``task(job_id=…, **kwargs)``. The job row is committed before
     the task is queued (autocommit), so a worker never looks for a job that is not there."""
-    job = Job.objects.create(kind=kind, title=title[:200], created_by=by)
+    job = Job.objects.create(
+        kind=kind,
+        title=title[:200],
+        created_by=by,
+        task_path=task.module_path,
+        task_kwargs=kwargs,
+    )
     result = task.enqueue(job_id=job.pk, **kwargs)
     task_id = str(getattr(result, "id", "") or "")
     if task_id:
@@ -54,6 +61,42 @@ def enqueue(task: Any, *, kind: str, by: User | None, title: str = "", **kwargs:
         Job.objects.filter(pk=job.pk).update(task_id=task_id[:64])
     job.refresh_from_db()
     return job
+
+
+def can_retry(job: Job, user: User) -> bool:
+    """Whether ``user`` may start ``job`` again from its page: a failed job that was
+    queued with its arguments (publishing is started again from its notice, by a
+    supervisor)."""
+    if job.state != Job.State.FAILED or not job.task_path:
+        return False
+    if job.kind == "publish":
+        return user.is_supervisor and _failed_notice(job) is not None
+    return user.is_supervisor or job.created_by_id == user.pk
+
+
+def _failed_notice(job: Job):
+    """The notice whose publication ``job`` was, while it is still the notice's last
+    attempt and failed."""
+    from .publication.models import Notice
+
+    return Notice.objects.filter(job=job, state=Notice.State.FAILED).first()
+
+
+def retry(job: Job, by: User) -> Job:
+    """Start a failed job again from the beginning, as it was queued; returns the new job.
+    The work is read again from the ledger as it is now: an export re-run lists today's
+    items, a notice re-published takes today's figures."""
+    if job.state != Job.State.FAILED or not job.task_path:
+        raise JobError(_("Only a failed job can be started again."))
+    if job.kind == "publish":
+        from .publication.tasks import start_publishing
+
+        notice = _failed_notice(job)
+        if notice is None:
+            raise JobError(_("This notice has been published again since, or is being published."))
+        return start_publishing(notice, by)
+    task = import_string(job.task_path)
+    return enqueue(task, kind=job.kind, by=job.created_by or by, title=job.title, **job.task_kwargs)
 
 
 class Progress:

@@ -1016,6 +1016,9 @@ class Job(models.Model):
     result_name = models.CharField(_("file name"), max_length=200, blank=True)
     result_url = models.CharField(_("result"), max_length=500, blank=True)
     task_id = models.CharField(_("task"), max_length=64, blank=True)
+    # What was queued, so that a failed job can be started again as it was (jobs.retry).
+    task_path = models.CharField(_("task"), max_length=200, blank=True)
+    task_kwargs = models.JSONField(_("task arguments"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

@@ -3,7 +3,7 @@ from django.urls import path, re_path
 from . import views, views_create, views_ledger
 from .views import ACTIONS
 from .views_evidence import download as download_evidence
-from .views_jobs import job_detail, job_download
+from .views_jobs import job_detail, job_download, job_retry
 from .views_notifications import notification_list, notification_read
 from .views_review import QUEUE_ACTIONS, bulk_assign, bulk_assign_submit, review, review_action
 
@@ -32,4 +32,5 @@ urlpatterns = [
     path("evidence/<int:pk>/", download_evidence, name="evidence"),
     path("jobs/<int:pk>/", job_detail, name="job"),
     path("jobs/<int:pk>/download/", job_download, name="job-download"),
+    path("jobs/<int:pk>/retry/", job_retry, name="job-retry"),
 ]

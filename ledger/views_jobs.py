@@ -1,4 +1,5 @@
-"""The page of a background job: its progress bar, then its file or where to go next.
+"""The page of a background job: its progress bar, then its file or where to go next, or
+why it failed and a button that starts it again.
 
 Only the person who started a job, or a supervisor, may see it or download its file; for
 anyone else it does not exist (404).
@@ -6,12 +7,15 @@ anyone else it does not exist (404).
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers, patch_cache_control
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
+from . import jobs
 from .models import Job
 
 # While a job runs its page reloads itself this often (a meta refresh: no script needed).
@@ -32,7 +36,11 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(
         request,
         "ledger/job.html",
-        {"job": job, "refresh": None if job.finished else REFRESH_SECONDS},
+        {
+            "job": job,
+            "refresh": None if job.finished else REFRESH_SECONDS,
+            "can_retry": jobs.can_retry(job, request.user),
+        },
     )
     add_never_cache_headers(response)
     return response
@@ -52,3 +60,18 @@ def job_download(request: HttpRequest, pk: int) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     patch_cache_control(response, private=True)
     return response
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_for(request, pk)
+    if not jobs.can_retry(job, request.user):
+        messages.error(request, _("This job cannot be started again from here."))
+        return redirect(job)
+    try:
+        again = jobs.retry(job, request.user)
+    except jobs.JobError as error:
+        messages.error(request, str(error))
+        return redirect(job)
+    return redirect(again)

@@ -115,17 +115,21 @@ def _fail_jobs(jobs, now: datetime.datetime) -> int:
 
 def _free_notices(now: datetime.datetime) -> None:
     """A notice is never left "publishing" without a job that is still at work on it: it
-    goes to "failed", with the job's message, and can be published again."""
+    goes to "failed", with the job's message, and can be published again; the files its
+    killed attempt may have stored are deleted."""
     from .publication.models import Notice
+    from .publication.tasks import discard_leftovers
 
     held = Notice.objects.filter(state=Notice.State.PUBLISHING).exclude(
         job__state__in=[Job.State.QUEUED, Job.State.RUNNING]
     )
     for notice in held.select_related("job"):
         message = notice.job.error if notice.job and notice.job.error else interrupted_message()
-        Notice.objects.filter(pk=notice.pk, state=Notice.State.PUBLISHING).update(
+        freed = Notice.objects.filter(pk=notice.pk, state=Notice.State.PUBLISHING).update(
             state=Notice.State.FAILED, error=message, updated_at=now
         )
+        if freed:
+            discard_leftovers(notice.pk)
 
 
 class Heartbeat(threading.Thread):

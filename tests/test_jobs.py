@@ -74,3 +74,47 @@ def test_a_running_job_shows_its_bar_and_refreshes(client, cast):
     client.force_login(cast.bob)
     page = client.get(job.get_absolute_url()).content.decode()
     assert 'http-equiv="refresh"' in page and 'value="25"' in page and "25 / 100" in page
+
+
+@task()
+def fail_once_then_report(job_id: int, marker: str) -> None:
+    """Fails the first time it runs for ``marker``, then makes its report."""
+    with jobs.running(job_id) as job:
+        if not Job.objects.filter(title=marker, state=Job.State.FAILED).exists():
+            raise jobs.JobError("第一次失败。")
+        job.finish(file_name="报告.txt", content=marker.encode())
+
+
+def test_a_failed_job_is_started_again_from_its_page_by_whoever_started_it(client, cast):
+    failed = jobs.enqueue(
+        fail_once_then_report, kind="export", by=cast.bob, title="导出XQ", marker="导出XQ"
+    )
+    assert failed.state == "failed"
+    client.force_login(cast.bob)
+    page = client.get(failed.get_absolute_url()).content.decode()
+    assert "重新开始" in page or "Start it again" in page
+    response = client.post(reverse("ledger:job-retry", args=[failed.pk]))
+    again = Job.objects.latest("pk")
+    assert response.status_code == 302 and response["Location"] == again.get_absolute_url()
+    assert again.pk != failed.pk
+    assert (again.state, again.kind, again.title, again.created_by) == (
+        "done",
+        "export",
+        "导出XQ",
+        cast.bob,
+    )
+    download = client.get(reverse("ledger:job-download", args=[again.pk]))
+    assert b"".join(download.streaming_content) == "导出XQ".encode()
+
+
+def test_a_job_is_not_started_again_by_another_official_nor_when_it_did_not_fail(client, cast):
+    failed = jobs.enqueue(
+        fail_once_then_report, kind="export", by=cast.bob, title="导出XQ", marker="导出XQ"
+    )
+    done = jobs.enqueue(make_report, kind="export", by=cast.bob, rows=1)
+    client.force_login(cast.dave)
+    assert client.post(reverse("ledger:job-retry", args=[failed.pk])).status_code == 404
+    client.force_login(cast.bob)
+    assert "Start it again" not in client.get(done.get_absolute_url()).content.decode()
+    client.post(reverse("ledger:job-retry", args=[done.pk]))
+    assert Job.objects.count() == 2  # nothing queued

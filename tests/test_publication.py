@@ -11,6 +11,7 @@ import datetime
 import io
 
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from openpyxl import load_workbook
 from pypdf import PdfReader
@@ -18,7 +19,13 @@ from pypdf import PdfReader
 from ledger import jobs
 from ledger.models import Event, Extension, Item
 from ledger.publication import render
-from ledger.publication.models import FrozenError, Notice, Publication, Section
+from ledger.publication.models import (
+    FrozenError,
+    Notice,
+    Publication,
+    PublishedAnnex,
+    Section,
+)
 
 from .factory import in_days, make_category, make_item, make_suggestion
 
@@ -358,6 +365,44 @@ def test_a_failed_publication_leaves_the_notice_unpublished_and_says_why(
     monkeypatch.undo()
     client.force_login(cast.alice)
     assert publish(client, notice).state == "published"
+
+
+def test_a_failure_after_the_files_are_stored_leaves_no_file_behind(
+    client, cast, ledger, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database refused the annex pages")
+
+    monkeypatch.setattr(PublishedAnnex.objects, "bulk_create", broken)
+    notice = publish(client, compose(client, cast))
+    assert notice.state == "failed"
+    assert default_storage.listdir(f"notices/{notice.pk}") == ([], [])
+
+
+def test_a_failed_publication_is_started_again_from_its_job_page(client, cast, ledger, monkeypatch):
+    def broken(snapshot, fetcher=None):
+        raise jobs.JobError("字体文件缺失，无法生成PDF。")
+
+    monkeypatch.setattr(render, "pdf_bytes", broken)
+    notice = publish(client, compose(client, cast))
+    failed = notice.job
+    assert (notice.state, failed.state) == ("failed", "failed")
+    monkeypatch.undo()
+    client.force_login(cast.bob)  # an official may not publish
+    assert client.post(reverse("ledger:job-retry", args=[failed.pk])).status_code == 404
+    client.force_login(cast.alice)
+    response = client.post(reverse("ledger:job-retry", args=[failed.pk]))
+    notice.refresh_from_db()
+    assert notice.state == "published" and notice.job != failed
+    assert response["Location"] == notice.job.get_absolute_url()
+    _, pdf, xlsx = files_of(client, notice)
+    assert pdf.startswith(b"%PDF") and xlsx.startswith(b"PK")
+    # The folder holds the two published files and nothing else.
+    stored = default_storage.listdir(f"notices/{notice.pk}")[1]
+    assert sorted(stored) == sorted(
+        name.rsplit("/", 1)[1]
+        for name in (notice.publication.pdf.name, notice.publication.xlsx.name)
+    )
 
 
 def test_an_unexpected_error_is_logged_and_the_user_gets_a_plain_reason(

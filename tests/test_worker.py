@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db.utils import OperationalError
 from django.utils import timezone
 from django_tasks_db.compat import TaskResultStatus
@@ -59,6 +61,16 @@ def test_work_of_a_dead_worker_is_failed_and_the_notice_it_held_is_freed(cast):
     notice.refresh_from_db()
     assert notice.state == Notice.State.FAILED and notice.error == job.error
     assert notice.editable  # can be edited and published again
+
+
+def test_files_a_killed_publication_stored_are_deleted_when_its_notice_is_freed(cast):
+    job = job_of(claimed_task("killed-worker"), cast, state=Job.State.RUNNING)
+    notice = publishing_notice(job, cast)
+    left = default_storage.save(f"notices/{notice.pk}/v1-0123456789ab.pdf", ContentFile(b"%PDF"))
+    assert worker.recover() == 1
+    notice.refresh_from_db()
+    assert notice.state == Notice.State.FAILED
+    assert not default_storage.exists(left)
 
 
 def test_work_of_a_live_worker_is_left_alone(cast):

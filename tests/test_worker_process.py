@@ -1,112 +1,143 @@
-"""A real worker process killed with SIGKILL in the middle of a job, and the next worker
-that finds the job failed and the notice it held freed (docs/workflow.md). The processes
-share a database file of their own: they cannot see the test database."""
+"""Real worker processes (``manage.py run_worker``) on a site of their own (docs/workflow.md,
+"Long work in the background"): on a SQLite file in the suite's SQLite leg, on a PostgreSQL
+cluster started for these tests in its PostgreSQL leg:
+
+- a worker killed with SIGKILL in the middle of publishing or of an export: the next worker
+  fails the job with a message, frees the notice and leaves no file of it; started again,
+  the work finishes;
+- two workers on 50 queued jobs run each once;
+- a worker whose PostgreSQL is stopped under it carries on when it is back.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
+import shutil
 import time
-from pathlib import Path
 
 import pytest
+from django.conf import settings
 
-ROOT = Path(__file__).resolve().parent.parent
-PROBE = """
-import json, sys, django
-django.setup()
-from ledger.models import Job
-from ledger.publication.models import Notice
-if sys.argv[1] == "start":
-    from ledger import jobs
-    from ledger.models import User
-    from tests.worker_tasks import count_slowly
-    by = User.objects.create(username="duchayuan", role="supervisor")
-    job = jobs.enqueue(count_slowly, kind="publish", by=by, title="slow", steps=600)
-    Notice.objects.create(title="公示", state="publishing", job=job, created_by=by)
-    print(job.pk)
-else:
-    job = Job.objects.get(pk=int(sys.argv[2]))
-    notice = Notice.objects.get(job=job)
-    print(json.dumps({"state": job.state, "done": job.done, "error": job.error,
-                      "notice": notice.state}))
-"""
+from bench.pgcluster import Cluster
+
+from .worker_site import LEASE_SECONDS, Site, wait_for
+
+pytestmark = pytest.mark.django_db(databases=[])  # they never touch the test database
 
 
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"Waited {seconds} s for {what}")
+ITEMS = 200
 
 
-def test_a_job_of_a_killed_worker_is_failed_by_the_next_worker(tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "rectify.settings",
-        "DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/worker.sqlite3",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "WORKER_LEASE_SECONDS": "3",
-        "PYTHONPATH": str(ROOT),
-    }
-    python = sys.executable
+@pytest.fixture(scope="module")
+def cluster():
+    with Cluster() as pg:
+        yield pg
 
-    def manage(*args, **kw):
-        return subprocess.run(
-            [python, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, **kw
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory, cluster):
+    """A migrated database of each kind, made when first asked for, to copy for each site."""
+    folder = tmp_path_factory.mktemp("template")
+    made = {}
+
+    def template(kind: str):
+        if kind not in made:
+            if kind == "sqlite":
+                made[kind] = folder / "template.sqlite3"
+                url = f"sqlite:///{made[kind]}"
+            else:
+                made[kind] = "template_site"
+                url = cluster.create_database(made[kind])
+            Site(url, folder).manage("migrate", "--noinput")
+        return made[kind]
+
+    return template
+
+
+# The database of this leg of the suite (make test, make test-pg).
+LEG = "sqlite" if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") else "postgresql"
+
+
+@pytest.fixture(params=[LEG])
+def site(request, tmp_path, migrated, cluster):
+    if request.param == "sqlite":
+        shutil.copy(migrated("sqlite"), tmp_path / "site.sqlite3")
+        url = f"sqlite:///{tmp_path}/site.sqlite3"
+    else:
+        url = cluster.create_database(
+            f"site_{time.monotonic_ns()}", template=migrated("postgresql")
         )
+    site = Site(url, tmp_path)
+    yield site
+    site.stop_workers()
 
-    def probe(*args) -> str:
-        out = subprocess.run(
-            [python, "-c", PROBE, *args], cwd=ROOT, env=env, check=True, capture_output=True
-        )
-        return out.stdout.decode().strip()
 
-    def worker() -> subprocess.Popen:
-        return subprocess.Popen(
-            [
-                python,
-                "manage.py",
-                "run_worker",
-                "--no-reload",
-                "--no-startup-delay",
-                "--interval",
-                "0.2",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+def kill_in_the_middle(site: Site, job_id: int) -> dict:
+    """Run ``job_id`` on a slowed worker, SIGKILL it once the job has begun, and return what
+    the next worker made of it."""
+    slow = site.worker(slow_step=0.05)
+    wait_for(lambda: site.probe("state", job_id)["done"] > 0, 120, "the job to begin")
+    site.kill(slow)
+    assert site.probe("state", job_id)["state"] == "running"  # what a killed worker leaves
+    time.sleep(LEASE_SECONDS + 1)  # the killed worker's lease runs out
+    site.worker()
+    return wait_for(
+        lambda: (s := site.probe("state", job_id))["state"] == "failed" and s,
+        60,
+        "the next worker to fail the job",
+    )
 
-    manage("migrate", "--noinput")
-    job_id = probe("start")
-    state = lambda: json.loads(probe("state", job_id))  # noqa: E731
 
-    first = worker()
-    try:
-        wait_for(lambda: state()["done"] > 0, 60, "the job to start")
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    assert state()["state"] == "running"  # what a killed worker leaves behind
+def test_publishing_killed_midway_is_failed_freed_and_can_be_published_again(site):
+    site.probe("seed", ITEMS)
+    job = site.probe("publish")
+    after = kill_in_the_middle(site, job)
+    assert after["notice"] == "failed"  # never left "publishing"
+    assert "请重新开始" in after["error"]
+    assert after["files"] == []  # no file of the killed attempt
 
-    second = worker()
-    try:
-        after = wait_for(
-            lambda: (s := state())["state"] == "failed" and s["notice"] != "publishing" and s,
-            60,
-            "the job to be failed and its notice freed",
-        )
-    finally:
-        second.terminate()
-        second.wait(timeout=30)
-    assert after["notice"] == "failed"
-    assert "start it again" in after["error"] or "重新" in after["error"]
+    again = site.probe("retry", job)
+    done = wait_for(
+        lambda: (s := site.probe("state", again))["state"] == "done" and s, 180, "the re-run"
+    )
+    assert done["notice"] == "published"
+    assert done["files"] == done["published"]  # its own two files, nothing else
+
+
+def test_an_export_killed_midway_is_failed_and_runs_again_to_its_file(site):
+    site.probe("seed", ITEMS)
+    job = site.probe("export")
+    after = kill_in_the_middle(site, job)
+    assert "请重新开始" in after["error"] and "result_size" not in after
+
+    again = site.probe("retry", job)
+    done = wait_for(
+        lambda: (s := site.probe("state", again))["state"] == "done" and s, 180, "the re-run"
+    )
+    assert done["result_size"] > 0
+
+
+def test_two_workers_run_each_of_50_queued_jobs_once(site):
+    jobs = site.probe("many", 50)
+    site.worker()
+    site.worker()
+    runs = wait_for(
+        lambda: (r := site.probe("runs"))["states"] == ["done"] and r, 120, "all 50 jobs"
+    )
+    assert sorted(runs["runs"]) == sorted(str(job) for job in jobs)
+    assert set(runs["runs"].values()) == {1}
+    assert runs["workers"] == 2  # both took a share
+
+
+@pytest.mark.parametrize("site", ["postgresql"], indirect=True)
+def test_a_worker_whose_database_stops_carries_on_when_it_is_back(site, cluster):
+    worker = site.worker()
+    first = site.probe("many", 1)[0]
+    wait_for(lambda: site.probe("state", first)["state"] == "done", 60, "the first job")
+    cluster.stop()
+    # Long enough for the worker to find the database away and wait for it.
+    time.sleep(5)
+    cluster.start()
+    second = site.probe("many", 1)[0]
+    wait_for(lambda: site.probe("state", second)["state"] == "done", 90, "the next job")
+    assert worker.poll() is None  # the same process, still running
+    assert "Database unreachable" in site.worker_log(0)

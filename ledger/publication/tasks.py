@@ -4,7 +4,9 @@
 queues ``publish_notice``; the task builds the snapshot from the ledger, renders the page,
 the PDF and the Excel annex from it, stores them with their SHA-256 and marks the notice
 published, all or nothing. If anything fails the notice goes to "failed" with the reason,
-stays unpublished and can be edited and published again.
+stays unpublished and can be edited and published again, and no file of the attempt is
+left in storage: those it stored are deleted, and those of an attempt whose worker was
+killed are deleted by the recovery that frees the notice, or by the next attempt.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 
 from django.core.cache import cache
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -22,7 +25,7 @@ from ledger import jobs
 from ledger.models import User
 
 from . import render, snapshot
-from .models import Notice, Publication, PublishedAnnex
+from .models import Notice, Publication, PublishedAnnex, publication_path
 from .views_public import page_cache_key
 
 logger = logging.getLogger(__name__)
@@ -59,6 +62,26 @@ def _fail(notice_id: int, message: str) -> None:
     )
 
 
+def discard_leftovers(notice_id: int) -> list[str]:
+    """Delete the files an unfinished attempt at publishing ``notice_id`` stored, and
+    return their names. Only a notice without a publication has such files: a published
+    notice's folder holds its own files, which are never touched."""
+    if Publication.objects.filter(notice_id=notice_id).exists():
+        return []
+    folder = publication_path(Publication(notice_id=notice_id), "").rstrip("/")
+    try:
+        names = default_storage.listdir(folder)[1]
+    except FileNotFoundError:
+        return []
+    removed = []
+    for name in names:
+        default_storage.delete(f"{folder}/{name}")
+        removed.append(f"{folder}/{name}")
+    if removed:
+        logger.warning("Deleted %d file(s) of an unfinished publication: %s", len(removed), removed)
+    return removed
+
+
 def publish(notice: Notice, by: User, progress=None) -> Publication:
     """Build, render and store; the notice must be in the publishing state."""
     with translation.override(render.PUBLIC_LANGUAGE):
@@ -84,35 +107,46 @@ def publish(notice: Notice, by: User, progress=None) -> Publication:
         }
         html = render.page_html(snap, files)
         annex_pages = render.annex_pages_html(snap)
-    with transaction.atomic():
-        locked = Notice.objects.select_for_update().get(pk=notice.pk)
-        if locked.state != Notice.State.PUBLISHING:
-            raise PublishError(_("This notice is no longer waiting to be published."))
-        publication = Publication(
-            notice=locked,
-            snapshot=snap,
-            html=html,
-            html_sha256=render.sha256(html),
-            pdf_sha256=files["pdf"]["sha256"],
-            pdf_size=len(pdf),
-            xlsx_sha256=files["xlsx"]["sha256"],
-            xlsx_size=len(xlsx),
-            published_by=by,
-        )
-        stem = f"v{locked.version}-{files['pdf']['sha256'][:12]}"
-        publication.pdf.save(f"{stem}.pdf", ContentFile(pdf), save=False)
-        publication.xlsx.save(f"{stem}.xlsx", ContentFile(xlsx), save=False)
-        publication.save()
-        PublishedAnnex.objects.bulk_create(
-            PublishedAnnex(
-                publication=publication, number=k, html=page, html_sha256=render.sha256(page)
+    # The files a killed earlier attempt left, so that this one's names are the plain ones.
+    discard_leftovers(notice.pk)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = Notice.objects.select_for_update().get(pk=notice.pk)
+            if locked.state != Notice.State.PUBLISHING:
+                raise PublishError(_("This notice is no longer waiting to be published."))
+            publication = Publication(
+                notice=locked,
+                snapshot=snap,
+                html=html,
+                html_sha256=render.sha256(html),
+                pdf_sha256=files["pdf"]["sha256"],
+                pdf_size=len(pdf),
+                xlsx_sha256=files["xlsx"]["sha256"],
+                xlsx_size=len(xlsx),
+                published_by=by,
             )
-            for k, page in enumerate(annex_pages, start=1)
-        )
-        locked.state = Notice.State.PUBLISHED
-        locked.error = ""
-        locked.updated_at = timezone.now()
-        locked.save()
+            stem = f"v{locked.version}-{files['pdf']['sha256'][:12]}"
+            publication.pdf.save(f"{stem}.pdf", ContentFile(pdf), save=False)
+            stored.append(publication.pdf.name)
+            publication.xlsx.save(f"{stem}.xlsx", ContentFile(xlsx), save=False)
+            stored.append(publication.xlsx.name)
+            publication.save()
+            PublishedAnnex.objects.bulk_create(
+                PublishedAnnex(
+                    publication=publication, number=k, html=page, html_sha256=render.sha256(page)
+                )
+                for k, page in enumerate(annex_pages, start=1)
+            )
+            locked.state = Notice.State.PUBLISHED
+            locked.error = ""
+            locked.updated_at = timezone.now()
+            locked.save()
+    except BaseException:
+        # The transaction was rolled back: nothing refers to the files it stored.
+        for name in stored:
+            default_storage.delete(name)
+        raise
     if locked.replaces_id:
         # The replaced page gains its "replaced by" banner at once (in this process; in the
         # others within views_public.PAGE_CACHE_SECONDS).

@@ -1,10 +1,16 @@
-"""Backup and restore of a whole installation: the database and every file under MEDIA_ROOT.
+"""Backup and restore of a whole installation: the database and every stored file.
 
 ``create`` writes one ``.tar.gz``: the database as its vendor's own copy (SQLite's online
 backup of the file, PostgreSQL's ``pg_dump --format=custom``), then every media file under
 ``media/``, then ``manifest.json`` last, so an archive that holds a manifest is complete.
 ``restore`` puts it back into an empty database and an empty media folder, after checking
 every file against the manifest. docs/backup.md says why it is built this way.
+
+The files are those of the default storage. On a local disk (MEDIA_ROOT) they are walked,
+read and moved as files on purpose: a symbolic link is passed over, and a restored file is
+moved into place from a folder beside MEDIA_ROOT rather than copied. In object storage
+(``MEDIA_STORAGE=s3``) the same archive is made and restored through the storage API:
+listed, read and written by name.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -29,10 +36,14 @@ from typing import Any
 import django
 from django.apps import apps
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import connections, models, transaction
 from django.db.backends.postgresql.client import DatabaseClient
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
+
+from ledger import storage
 
 FORMAT = "rectify-backup"
 VERSION = 1
@@ -74,6 +85,31 @@ def _vendor(connection) -> str:
 
 def media_root() -> Path:
     return Path(settings.MEDIA_ROOT)
+
+
+def media_place() -> str:
+    """Where the files are, for a message."""
+    if storage.is_local():
+        return f"MEDIA_ROOT ({media_root()})"
+    bucket = getattr(default_storage, "bucket_name", None)
+    return f"the bucket {bucket}" if bucket else "the file storage"
+
+
+def stored_names() -> Iterator[str]:
+    """Every stored file's name (its path relative to MEDIA_ROOT on disk), sorted."""
+    if storage.is_local():
+        for relative, _path in media_files(media_root()):
+            yield relative
+    else:
+        yield from storage.walk()
+
+
+def sha256_stored(name: str) -> str:
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def media_files(root: Path) -> Iterator[tuple[str, Path]]:
@@ -279,10 +315,32 @@ def _add(tar: tarfile.TarFile, name: str, path: Path) -> dict[str, Any]:
     return {"size": info.size, "sha256": reader.digest.hexdigest()}
 
 
+def _add_stored(tar: tarfile.TarFile, name: str, relative: str) -> dict[str, Any]:
+    """Add one file of object storage, read through the storage API."""
+    with default_storage.open(relative, "rb") as f:
+        info = tarfile.TarInfo(name)
+        info.size = f.size
+        written = storage.modified_time(relative)
+        info.mtime = int(written.timestamp()) if written else int(time.time())
+        info.mode = 0o600
+        reader = _Hashing(f)
+        tar.addfile(info, reader)
+    return {"size": info.size, "sha256": reader.digest.hexdigest()}
+
+
 def _add_media(tar: tarfile.TarFile) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every file under MEDIA_ROOT: the manifest's entries, and what was passed over."""
+    """Every stored file: the manifest's entries, and what was passed over."""
     media: list[dict[str, Any]] = []
     skipped: list[str] = []
+    if not storage.is_local():
+        for relative in storage.walk():
+            try:
+                entry = _add_stored(tar, f"{MEDIA}/{relative}", relative)
+            except FileNotFoundError:
+                skipped.append(relative)  # deleted while the backup ran
+                continue
+            media.append({"path": relative, **entry})
+        return media, skipped
     for relative, file in media_files(media_root()):
         if file.is_symlink() or not file.is_file():
             skipped.append(relative)
@@ -302,13 +360,13 @@ class BackupResult:
     path: Path
     manifest: dict[str, Any]
     skipped: list[str]  # under MEDIA_ROOT but not regular files, or gone while being read
-    missing: list[str]  # named by a row, not under MEDIA_ROOT
+    missing: list[str]  # named by a row, not stored
 
 
 def create(output: Path, using: str = "default") -> BackupResult:
     connection = connections[using]
     vendor = _vendor(connection)
-    if output.resolve().is_relative_to(media_root().resolve()):
+    if storage.is_local() and output.resolve().is_relative_to(media_root().resolve()):
         raise BackupError(f"{output} is inside MEDIA_ROOT: a backup would hold the last one.")
     output.mkdir(parents=True, exist_ok=True)
     created_at = timezone.now()
@@ -369,7 +427,7 @@ class RestoreResult:
     files: int
     size: int
     pending: list[str]  # migrations to run after
-    left: list[str]  # files already in MEDIA_ROOT that the backup does not have (--force)
+    left: list[str]  # files already stored that the backup does not have (--force)
 
 
 def _safe_member(name: str) -> str | None:
@@ -499,15 +557,31 @@ def _table_counts(connection, tables) -> dict[str, int]:
     return counts
 
 
+def _put_stored(source: Path, name: str, *, replace: bool) -> None:
+    """Write one checked file into object storage under its own name. A storage never
+    overwrites (it picks another name), so with --force the file there goes first."""
+    if replace:
+        default_storage.delete(name)
+    with open(source, "rb") as f:
+        saved = default_storage.save(name, File(f, name=name))
+    if saved != name:
+        raise BackupError(
+            f"{name} could not be restored under its own name (stored as {saved}): another "
+            "process wrote it meanwhile. Stop the web processes and the worker, then restore "
+            "again with --force."
+        )
+
+
 def refusal(using: str = "default") -> str:
     """Why restoring here without --force would overwrite something, or ""."""
     reasons = []
     rows = ledger_rows(using)
     if rows:
         reasons.append(f"The database already holds ledger rows ({_describe(rows)}).")
-    files = sum(1 for _ in media_files(media_root()))
+    files = sum(1 for _ in stored_names())
     if files:
-        reasons.append(f"MEDIA_ROOT ({media_root()}) already holds {files} files.")
+        place = media_place()
+        reasons.append(f"{place[0].upper()}{place[1:]} already holds {files} files.")
     return " ".join(reasons)
 
 
@@ -521,10 +595,14 @@ def restore(archive: Path, using: str = "default", force: bool = False) -> Resto
             f"{why} Nothing was restored. Restore into an empty database and an empty media "
             "folder, or pass --force to replace what is there."
         )
+    local = storage.is_local()
     root = media_root()
-    root.mkdir(parents=True, exist_ok=True)
-    # Staged beside MEDIA_ROOT, so that each checked file is moved into place, not copied.
-    with tempfile.TemporaryDirectory(prefix=".rectify-restore-", dir=root.parent) as tmp:
+    if local:
+        root.mkdir(parents=True, exist_ok=True)
+    # Staged beside MEDIA_ROOT, so that each checked file is moved into place, not copied;
+    # for object storage, in the temporary folder (TMPDIR).
+    staging_parent = root.parent if local else None
+    with tempfile.TemporaryDirectory(prefix=".rectify-restore-", dir=staging_parent) as tmp:
         staging = Path(tmp)
         found = _extract(archive, staging)
         manifest = _read_manifest(archive, staging, found)
@@ -547,21 +625,25 @@ def restore(archive: Path, using: str = "default", force: bool = False) -> Resto
         else:
             _restore_postgresql(connection, database, manifest)
         archived = {entry["path"] for entry in manifest["media"]}
-        left = [relative for relative, _path in media_files(root) if relative not in archived]
+        left = [relative for relative in stored_names() if relative not in archived]
         if apps.is_installed("django.contrib.contenttypes"):
             from django.contrib.contenttypes.models import ContentType
 
             # This process may have cached the ids of the rows just replaced.
             ContentType.objects.clear_cache()
         for entry in manifest["media"]:
-            target = root / entry["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / MEDIA / entry["path"], target)
+            if local:
+                target = root / entry["path"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / MEDIA / entry["path"], target)
+            else:
+                _put_stored(staging / MEDIA / entry["path"], entry["path"], replace=force)
     # Read back from where they now are: what the application will serve.
     differ = [
         entry["path"]
         for entry in manifest["media"]
-        if sha256_of(root / entry["path"]) != entry["sha256"]
+        if (sha256_of(root / entry["path"]) if local else sha256_stored(entry["path"]))
+        != entry["sha256"]
     ]
     if differ:
         raise BackupError("Restored files differ from the manifest: " + ", ".join(differ[:20]))

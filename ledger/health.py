@@ -2,8 +2,9 @@
 
 Three checks, each ``ok`` or ``fail`` (the worker's is ``unknown`` while the database does
 not answer): the database answers a trivial query; the disk under MEDIA_ROOT has at least
-HEALTH_MIN_FREE_MB free; and no task has waited longer than HEALTH_WORKER_MAX_AGE seconds
-while no worker has beaten that recently. A worker is only needed when work waits, so an
+HEALTH_MIN_FREE_MB free (with MEDIA_STORAGE=s3 instead: the bucket answers, as
+``storage``); and no task has waited longer than HEALTH_WORKER_MAX_AGE seconds while no
+worker has beaten that recently. A worker is only needed when work waits, so an
 idle site with its worker stopped is healthy. The answer is 200 when every check is ok,
 503 otherwise, and names no path, host or error text: only counts, ages and sizes.
 """
@@ -16,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
@@ -85,6 +87,24 @@ def check_disk() -> dict:
     return report
 
 
+# A folder never written to: listing it is about the cheapest request a bucket answers, and
+# unlike asking for one name (a 404 either way) it fails when the bucket is not there.
+STORAGE_PROBE = "health"
+
+
+def check_storage() -> dict:
+    """With object storage there is no disk of ours to fill: what can fail is the bucket
+    not answering, not existing, or refusing our credentials."""
+    try:
+        default_storage.listdir(STORAGE_PROBE)
+    except FileNotFoundError:
+        pass
+    except Exception:
+        logger.exception("Health check: the file storage did not answer")
+        return {"status": FAIL, "detail": _("The file storage did not answer.")}
+    return {"status": OK}
+
+
 def check_worker() -> dict:
     max_age = settings.HEALTH_WORKER_MAX_AGE
     cutoff = timezone.now() - datetime.timedelta(seconds=max_age)
@@ -120,7 +140,13 @@ def health(request: HttpRequest) -> JsonResponse:
         worker = check_worker()
     else:
         worker = {"status": UNKNOWN, "detail": _("Not checked: the database did not answer.")}
-    checks = {"database": database, "disk": check_disk(), "worker": worker}
+    # Free space only means something for files on this disk; a bucket has none to run out
+    # of, and is checked for answering instead.
+    if settings.MEDIA_STORAGE == "local":
+        files = {"disk": check_disk()}
+    else:
+        files = {"storage": check_storage()}
+    checks = {"database": database, **files, "worker": worker}
     healthy = all(check["status"] == OK for check in checks.values())
     if not healthy:
         failing = [name for name, check in checks.items() if check["status"] != OK]

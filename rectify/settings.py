@@ -181,10 +181,77 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.getenv("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", BASE_DIR / "media"))
+
+
+def media_storage(kind: str) -> dict:
+    """The default storage: evidence, imports waiting for confirmation, published PDFs and
+    Excel annexes, job files. "local" keeps them under MEDIA_ROOT, "s3" in a bucket of
+    S3-compatible object storage (django-storages). Either way they are private: the app
+    reads them and sends them through its own views, which check who may have them; no URL
+    of the folder or the bucket ever reaches a browser."""
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ImproperlyConfigured(f"MEDIA_STORAGE must be local or s3, not {kind!r}")
+    bucket = os.getenv("S3_BUCKET", "").strip()
+    if not bucket:
+        raise ImproperlyConfigured(
+            "MEDIA_STORAGE=s3 needs S3_BUCKET: the name of the bucket that keeps uploaded "
+            "and published files."
+        )
+    key_id = os.getenv("S3_ACCESS_KEY_ID", "").strip()
+    secret = os.getenv("S3_SECRET_ACCESS_KEY", "").strip()
+    if bool(key_id) != bool(secret):
+        raise ImproperlyConfigured(
+            "Set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY together, or neither (boto3 then "
+            "finds credentials itself: AWS_* variables, ~/.aws, the machine's role)."
+        )
+    addressing = os.getenv("S3_ADDRESSING_STYLE", "auto").strip().lower()
+    if addressing not in {"auto", "path", "virtual"}:
+        raise ImproperlyConfigured(
+            f"S3_ADDRESSING_STYLE must be auto, path or virtual, not {addressing!r}"
+        )
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": os.getenv("S3_ENDPOINT_URL", "").strip() or None,
+            "region_name": os.getenv("S3_REGION", "").strip() or None,
+            "access_key": key_id or None,
+            "secret_key": secret or None,
+            # No ACL is sent: objects are as private as the bucket (private unless made
+            # public). Nothing builds a URL of the bucket; if something did, it would be
+            # signed and expire.
+            "default_acl": None,
+            "querystring_auth": True,
+            # A name in use gets another, as on disk: two uploads of one file in a month
+            # share a name, and deleting one must not take the other's file.
+            "file_overwrite": False,
+            # A file read for a download is held in memory up to 5 MB, on disk beyond.
+            "max_memory_size": 5 * 1024 * 1024,
+            "client_config": Config(
+                s3={"addressing_style": addressing},
+                # An unreachable endpoint fails a request (and /health/) in seconds, not
+                # minutes.
+                connect_timeout=5,
+                retries={"mode": "standard", "max_attempts": 3},
+                # As boto3 before 1.36: many S3-compatible services refuse the checksummed
+                # uploads it now sends by default.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        },
+    }
+
+
+# local (files under MEDIA_ROOT) or s3 (S3_BUCKET and the S3_* settings).
+MEDIA_STORAGE = os.getenv("MEDIA_STORAGE", "local").strip().lower()
 # Evidence files are never served from MEDIA_URL directly: a view checks the right to see
 # the item first. No MEDIA_URL route exists.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(MEDIA_STORAGE),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -9,6 +9,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ["DEBUG"] = "false"
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Files are in memory (STORAGES below); tests/test_object_storage.py points them at a bucket.
+os.environ["MEDIA_STORAGE"] = "local"
 
 from rectify.settings import *  # noqa: F403
 from rectify.settings import DATABASES

@@ -32,6 +32,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
+from ledger import storage
 from ledger.access import administrator_required
 from ledger.intake.forms_files import ConfirmForm, UploadForm
 from ledger.intake.reading import IntakeError
@@ -45,6 +46,7 @@ UPLOADS_DIR = "administration/setup/uploads"
 SHEETS_DIR = "administration/setup/passwords"
 STALE_AFTER = datetime.timedelta(days=1)
 PREVIEW_ROWS = 200
+# Part of the code, not a stored file: read from the checkout whatever MEDIA_STORAGE says.
 SAMPLE = Path(settings.BASE_DIR) / "fixtures" / "setup-sample.xlsx"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -88,14 +90,8 @@ def _sweep_stale() -> None:
     only name of its files with it, so they are found in the storage, not the session."""
     day_ago = timezone.now() - STALE_AFTER
     for folder in (UPLOADS_DIR, SHEETS_DIR):
-        try:
-            names = default_storage.listdir(folder)[1]
-        except FileNotFoundError:
-            continue
-        for name in names:
-            path = f"{folder}/{name}"
-            if default_storage.get_modified_time(path) < day_ago:
-                default_storage.delete(path)
+        for path in storage.older_than(folder, day_ago):
+            default_storage.delete(path)
 
 
 @never_cache

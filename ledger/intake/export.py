@@ -333,6 +333,8 @@ def export_job(job_id: int, user_id: int, params: dict[str, str], title_text: st
         user = User.objects.get(pk=user_id)
         items = ledger_items(user=user, params=params).items
         job.set_total(items.count())
+        # A scratch file of this process, not a stored one: job.finish saves it to the
+        # default storage (disk or bucket), whose name the job's download then reads.
         with tempfile.TemporaryFile() as out:
             write_items(items, out, title=title_text, progress=job.advance)
             out.seek(0)

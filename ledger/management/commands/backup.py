@@ -1,5 +1,6 @@
-"""``manage.py backup [--output DIR]``: the database and every file under MEDIA_ROOT in one
-``.tar.gz`` with a manifest (docs/backup.md). Safe while the application runs."""
+"""``manage.py backup [--output DIR]``: the database and every stored file (under MEDIA_ROOT,
+or in the bucket with MEDIA_STORAGE=s3) in one ``.tar.gz`` with a manifest
+(docs/backup.md). Safe while the application runs."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from ledger import backup
 
 class Command(BaseCommand):
     help = (
-        "Write one archive (.tar.gz) holding the database and every file under MEDIA_ROOT, "
-        "with a manifest of their SHA-256."
+        "Write one archive (.tar.gz) holding the database and every stored file (MEDIA_ROOT, "
+        "or the bucket), with a manifest of their SHA-256."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,7 +38,9 @@ class Command(BaseCommand):
         for relative in result.skipped:
             self.stderr.write(f"Skipped {relative}: not a regular file, or deleted meanwhile.")
         for name in result.missing:
-            self.stderr.write(f"Warning: the database names {name}, which is not in MEDIA_ROOT.")
+            self.stderr.write(
+                f"Warning: the database names {name}, which is not in {backup.media_place()}."
+            )
         size = result.path.stat().st_size
         self.stdout.write(
             f"Backup written: {result.path} ({backup.size_text(size)})\n"

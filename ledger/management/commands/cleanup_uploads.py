@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from ledger import storage
 from ledger.administration.views_setup import SHEETS_DIR
 from ledger.administration.views_setup import UPLOADS_DIR as SETUP_UPLOADS_DIR
 from ledger.intake.views_files import UPLOADS_DIR as INTAKE_UPLOADS_DIR
@@ -26,20 +27,7 @@ FOLDERS = (INTAKE_UPLOADS_DIR, SETUP_UPLOADS_DIR, SHEETS_DIR)
 def stale_uploads(older_than: datetime.timedelta) -> list[str]:
     """The waiting files last written more than ``older_than`` ago, as storage names."""
     cutoff = timezone.now() - older_than
-    stale = []
-    for folder in FOLDERS:
-        try:
-            names = default_storage.listdir(folder)[1]
-        except FileNotFoundError:
-            continue
-        for name in sorted(names):
-            path = f"{folder}/{name}"
-            try:
-                if default_storage.get_modified_time(path) < cutoff:
-                    stale.append(path)
-            except FileNotFoundError:
-                continue  # confirmed or cancelled meanwhile
-    return stale
+    return [path for folder in FOLDERS for path in storage.older_than(folder, cutoff)]
 
 
 class Command(BaseCommand):

@@ -14,8 +14,8 @@ from ledger import backup
 
 class Command(BaseCommand):
     help = (
-        "Restore a backup archive into an empty database and an empty MEDIA_ROOT, checking "
-        "every file's SHA-256 against the manifest."
+        "Restore a backup archive into an empty database and an empty MEDIA_ROOT (or bucket), "
+        "checking every file's SHA-256 against the manifest."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -45,8 +45,8 @@ class Command(BaseCommand):
             self.stderr.write(f"Warning: the database names {name}, which the backup lacked.")
         if result.left:
             self.stderr.write(
-                f"{len(result.left)} files already in MEDIA_ROOT that the backup does not have "
-                "were left in place."
+                f"{len(result.left)} files already in {backup.media_place()} that the backup "
+                "does not have were left in place."
             )
         if result.pending:
             self.stdout.write(

@@ -34,6 +34,9 @@ from .models import Job, User
 
 logger = logging.getLogger(__name__)
 
+# A job's file (an export) is deleted this many days after it was made (manage.py
+# cleanup_uploads, daily); its page then says so.
+KEEP_FILES_DAYS = 7
 # Progress is written at most this often: a bar that moves every half second is enough, and
 # a job of 100,000 rows does not write 100,000 times.
 SAVE_EVERY_SECONDS = 0.5

@@ -40,6 +40,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job": job,
             "refresh": None if job.finished else REFRESH_SECONDS,
             "can_retry": jobs.can_retry(job, request.user),
+            "keep_days": jobs.KEEP_FILES_DAYS,
         },
     )
     add_never_cache_headers(response)

@@ -3,6 +3,7 @@ and a preview whose file went says so instead of failing."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import os
 import time
@@ -109,3 +110,28 @@ def test_a_setup_workbook_swept_before_its_confirmation_asks_for_it_again(client
     response = client.post(reverse("manage:setup-confirm"), {"upload": token}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("manage:setup")
     assert GONE in response.content.decode()
+
+
+def test_an_export_file_goes_after_a_week_and_its_page_says_so(client, cast, media):
+    from ledger import jobs
+    from ledger.models import Job
+
+    from .test_jobs import make_report
+
+    old = jobs.enqueue(make_report, kind="export", by=cast.bob, title="导出台账", rows=1)
+    fresh = jobs.enqueue(make_report, kind="export", by=cast.bob, title="导出台账", rows=1)
+    Job.objects.filter(pk=old.pk).update(
+        finished_at=old.finished_at - datetime.timedelta(days=jobs.KEEP_FILES_DAYS, hours=1)
+    )
+    old_name = old.result_file.name
+    assert "1 file of jobs finished more than 7 days ago deleted" in cleanup()
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert not old.result_file and not default_storage.exists(old_name)
+    assert fresh.result_file and default_storage.exists(fresh.result_file.name)
+
+    client.force_login(cast.bob)
+    page = client.get(old.get_absolute_url()).content.decode()
+    assert "文件 报告.txt 已在生成 7 天后删除" in page
+    assert reverse("ledger:job-download", args=[old.pk]) not in page
+    assert client.get(reverse("ledger:job-download", args=[old.pk])).status_code == 404

@@ -111,6 +111,40 @@ def _bytes(size: str) -> int:
     return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()]
 
 
+def supervisor_programs() -> configparser.RawConfigParser:
+    conf = configparser.RawConfigParser(interpolation=None, inline_comment_prefixes=(";",))
+    conf.read_string((DEPLOY / "supervisor" / "rectify.conf").read_text())
+    return conf
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_without_systemd_supervisor_runs_what_the_unit_runs_and_restarts_it(name):
+    """deploy/supervisor/ is the units' equivalent where systemd is absent: the same
+    command, user and time to stop, started again whenever it stops."""
+    unit = unit_named(f"rectify-{name}.service")
+    program = supervisor_programs()[f"program:rectify-{name}"]
+    (words,) = commands(unit)
+    command = shlex.split(program["command"])
+    assert command[0] == "/srv/rectify/deploy/run-with-env"
+    joined = " ".join(command[1:])
+    assert all(word.split("=")[0].lstrip("$") in joined for word in words if "$" not in word)
+    assert program["user"] == unit.get("Service", "User")
+    assert program["directory"] == unit.get("Service", "WorkingDirectory")
+    assert program["autorestart"] == "true"
+    assert int(program["stopwaitsecs"]) == int(unit.get("Service", "TimeoutStopSec"))
+
+
+def test_without_systemd_cron_runs_the_daily_commands_in_the_units_order():
+    unit = unit_named("rectify-daily.service")
+    daily = [words[words.index("manage.py") + 1] for words in commands(unit)]
+    (line,) = [
+        line
+        for line in (DEPLOY / "supervisor" / "rectify.cron").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and "deploy/manage" in line
+    ]
+    assert re.findall(r"deploy/manage (\w+)", line) == daily
+
+
 def test_nginx_lets_through_the_largest_upload_the_app_accepts():
     sizes = re.findall(r"^\s*client_max_body_size\s+(\S+);", NGINX, re.M)
     assert sizes

@@ -33,3 +33,9 @@ supervisor_required.__doc__ = "404 for anyone signed in who is not a supervisor.
 def administrator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed in (else the sign-in page), and an administrator (else 404)."""
     return login_required(_role_required(lambda user: user.is_administrator)(view))
+
+
+def auditor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in (else the sign-in page), and the auditor (else 404): the audit trail is
+    read by the auditor alone (docs/audit.md)."""
+    return login_required(_role_required(lambda user: user.is_auditor)(view))

@@ -39,7 +39,12 @@ def ensure_triggers(sender, using, **kwargs) -> None:
         items = {
             c.name for c in connection.introspection.get_table_description(cursor, "ledger_item")
         }
-    for group, ready in (("shares", "state" in shares), ("search", "search" in items)):
+    ready_groups = (
+        ("shares", "state" in shares),
+        ("search", "search" in items),
+        ("audit", "ledger_auditentry" in tables),
+    )
+    for group, ready in ready_groups:
         if ready and not triggers.installed(connection, group):
             triggers.install(connection, group)
 
@@ -54,3 +59,17 @@ class LedgerConfig(AppConfig):
 
         pre_migrate.connect(drop_sqlite_triggers, sender=self)
         post_migrate.connect(ensure_triggers, sender=self)
+
+        # The audit trail's sources (ledger/audit.py).
+        from axes.signals import user_locked_out
+        from django.contrib.auth import signals as auth
+        from django.db.models.signals import post_save
+
+        from . import audit
+        from .models import Event
+
+        post_save.connect(audit.on_event_saved, sender=Event, dispatch_uid="audit-events")
+        auth.user_logged_in.connect(audit.on_signed_in, dispatch_uid="audit-sign-in")
+        auth.user_login_failed.connect(audit.on_sign_in_failed, dispatch_uid="audit-sign-in-failed")
+        auth.user_logged_out.connect(audit.on_signed_out, dispatch_uid="audit-sign-out")
+        user_locked_out.connect(audit.on_locked_out, dispatch_uid="audit-locked-out")

@@ -82,6 +82,8 @@ class User(AbstractUser):
         LEADER = "leader", _("Leader")
         # Accounts and reference data, no part in the workflow (docs/administration.md).
         ADMINISTRATOR = "administrator", _("Administrator")
+        # Reads the audit trail and nothing else (三员: docs/audit.md).
+        AUDITOR = "auditor", _("Auditor")
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
     department = models.ForeignKey(
@@ -130,6 +132,12 @@ class User(AbstractUser):
         """Accounts and reference data. A superuser made by ``createsuperuser`` is one too,
         and like every administrator sees no item (三员: docs/administration.md)."""
         return self.is_active and (self.role == self.Role.ADMINISTRATOR or self.is_superuser)
+
+    @property
+    def is_auditor(self) -> bool:
+        """Reads the audit trail, and nothing else: no item, no account. Nobody else reads
+        it, administrators and superusers included."""
+        return self.is_active and self.role == self.Role.AUDITOR and not self.is_superuser
 
     @property
     def is_official(self) -> bool:
@@ -1072,6 +1080,72 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditTrailError("The audit trail is append-only: its lines are never changed.")
+
+    def delete(self):
+        raise AuditTrailError("The audit trail is append-only: its lines are never deleted.")
+
+
+class AuditTrailError(Exception):
+    pass
+
+
+class AuditEntry(models.Model):
+    """One line of the audit trail (审计日志, docs/audit.md): who did what, when, from where.
+    Written once by ``ledger.audit.record`` and never changed or deleted: the model and its
+    queryset refuse it, and on PostgreSQL so does the database (a trigger). No foreign key:
+    a line names its actor by id, user name and name as they were, so nothing that happens
+    to an account later rewrites it."""
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", _("Signed in")
+        SIGN_IN_FAILED = "sign_in_failed", _("Sign-in failed")
+        SIGN_OUT = "sign_out", _("Signed out")
+        LOCKED_OUT = "locked_out", _("Locked out")
+        ACCOUNT = "account", _("Account and permissions")
+        ITEM = "item", _("Item change")
+        NOTICE = "notice", _("Notice edit")
+        PUBLICATION = "publication", _("Publication")
+        MASKING = "masking", _("Masking lifted or restored")
+        EXPORT = "export", _("Export")
+        DOWNLOAD = "download", _("Evidence download")
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    actor_id = models.PositiveIntegerField(_("account id"), null=True, blank=True)
+    # For a failed sign-in, the user name as it was typed (cut to 150 characters).
+    username = models.CharField(_("user name"), max_length=150, blank=True)
+    actor_name = models.CharField(_("name"), max_length=150, blank=True)
+    summary = models.CharField(_("what"), max_length=500)
+    target = models.CharField(_("on"), max_length=200, blank=True)
+    detail = models.JSONField(_("details"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("audit trail line")
+        verbose_name_plural = _("audit trail")
+        indexes = [
+            models.Index(fields=["kind", "-at"], name="audit_kind_at"),
+            models.Index(fields=["username", "-at"], name="audit_username_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.summary}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AuditTrailError("The audit trail is append-only: its lines are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailError("The audit trail is append-only: its lines are never deleted.")
 
 
 # Notices (公示) live in their own module and belong to this app: importing them here is

@@ -210,9 +210,29 @@ SEARCH_POSTGRESQL = [
     """,
 ]
 
+# The audit trail is append-only (docs/audit.md): PostgreSQL refuses any UPDATE or DELETE
+# of its lines, whoever asks. SQLite, a single-user embedded database, relies on the model's
+# refusal alone: its test runs empty tables with DELETE, which a trigger would refuse.
+AUDIT_POSTGRESQL = [
+    """
+    CREATE OR REPLACE FUNCTION ledger_audit_append_only() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION 'The audit trail is append-only: % refused', TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END
+    $$ LANGUAGE plpgsql
+    """,
+    """
+    CREATE OR REPLACE TRIGGER auditentry_append_only
+    BEFORE UPDATE OR DELETE ON ledger_auditentry
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_audit_append_only()
+    """,
+]
+
 GROUPS = {
     "shares": {"sqlite": SHARES_SQLITE, "postgresql": SHARES_POSTGRESQL},
     "search": {"sqlite": SEARCH_SQLITE, "postgresql": SEARCH_POSTGRESQL},
+    "audit": {"sqlite": [], "postgresql": AUDIT_POSTGRESQL},
 }
 # Each group's triggers by name, and the table that holds each.
 NAMES = {
@@ -228,8 +248,10 @@ NAMES = {
         "suggestion_search_delete": "ledger_suggestion",
     },
 }
+NAMES["audit"] = {}
 # PostgreSQL's one item trigger does what SQLite's two do.
 POSTGRESQL_NAMES = {
+    "audit": {"auditentry_append_only": "ledger_auditentry"},
     "shares": NAMES["shares"],
     "search": {
         "item_search": "ledger_item",
@@ -241,6 +263,7 @@ POSTGRESQL_NAMES = {
 FUNCTIONS = {
     "shares": ["ledger_codepartment_copy_item", "ledger_item_update_shares"],
     "search": ["ledger_item_search", "ledger_suggestion_touch_items"],
+    "audit": ["ledger_audit_append_only"],
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views, views_create, views_ledger
+from . import views, views_audit, views_create, views_ledger
 from .views import ACTIONS
 from .views_evidence import download as download_evidence
 from .views_jobs import job_detail, job_download, job_retry
@@ -33,4 +33,6 @@ urlpatterns = [
     path("jobs/<int:pk>/", job_detail, name="job"),
     path("jobs/<int:pk>/download/", job_download, name="job-download"),
     path("jobs/<int:pk>/retry/", job_retry, name="job-retry"),
+    path("audit/", views_audit.trail, name="audit"),
+    path("audit/export/", views_audit.trail_export, name="audit-export"),
 ]

@@ -8,8 +8,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
+from . import audit
 from .models import Evidence
 from .views import _get_item_for_user
 
@@ -30,6 +32,15 @@ def download(request: HttpRequest, pk: int) -> FileResponse:
         raise Http404 from None
     # Always an attachment with the type sniffed at upload: the browser never renders a file
     # in our origin, and nosniff plus a sandbox policy keep it from trying to.
+    item = evidence.progress.item
+    audit.record(
+        audit.Kind.DOWNLOAD,
+        gettext_lazy("Downloaded the evidence %(file)s of %(item)s"),
+        {"file": evidence.name, "item": item.number},
+        request=request,
+        target=audit.item_target(item),
+        detail={"item": item.pk, "evidence": evidence.pk, "file": evidence.name},
+    )
     response = FileResponse(
         handle, as_attachment=True, filename=evidence.name, content_type=evidence.content_type
     )

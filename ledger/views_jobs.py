@@ -13,9 +13,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
-from . import jobs
+from . import audit, jobs
 from .models import Job
 
 # While a job runs its page reloads itself this often (a meta refresh: no script needed).
@@ -57,6 +58,13 @@ def job_download(request: HttpRequest, pk: int) -> FileResponse:
         handle = job.result_file.open("rb")
     except FileNotFoundError:
         raise Http404 from None
+    audit.record(
+        audit.Kind.EXPORT,
+        gettext_lazy("Downloaded %(file)s, made by a background job"),
+        {"file": job.result_name},
+        request=request,
+        detail={"job": job.pk, "file": job.result_name},
+    )
     response = FileResponse(handle, as_attachment=True, filename=job.result_name)
     response["X-Content-Type-Options"] = "nosniff"
     patch_cache_control(response, private=True)

@@ -123,8 +123,9 @@ def _state_rows(user, counts: dict[str, int]) -> list[tuple[str, str, int]]:
 
 
 def _administrator_only(user) -> bool:
-    """An administrator sees no item (三员): their home is system administration."""
-    return user.is_administrator and not user.works_on_items
+    """An administrator sees no item (三员): their home is system administration; nor does
+    the auditor, whose home is the audit trail."""
+    return (user.is_administrator or user.is_auditor) and not user.works_on_items
 
 
 @login_required
@@ -180,6 +181,8 @@ def item_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if user.is_auditor:
+        return redirect("ledger:audit")
     if _administrator_only(user):
         return redirect("manage:hub")
     counts = state_counts(user)

@@ -31,7 +31,7 @@ from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import notifications
+from . import audit, notifications
 from .models import Category, Department, Event, Extension, Item, Leader, Progress, Suggestion, User
 
 State = Item.State
@@ -247,7 +247,7 @@ def record_creation(
     ``data`` is shared by every item; an item's own details (its row in a file, the
     suggestions it was made from) are read from its ``_creation`` attribute when set."""
     at = _now(at)
-    return Event.objects.bulk_create(
+    events = Event.objects.bulk_create(
         [
             Event(
                 item=item,
@@ -262,6 +262,8 @@ def record_creation(
         ],
         batch_size=1000,
     )
+    audit.copy_events(events)  # bulk_create sends no post_save
+    return events
 
 
 def _required(text: str, field: str, message) -> str:
@@ -618,12 +620,23 @@ def escalate(item: Item, *, by: User, note: str, at=None) -> Event:
 def comment(item: Item, *, by: User, text: str, at=None) -> Event:
     """批注: anyone who may see the item (a leader above all) leaves a remark.
 
-    A remark changes nothing of the item, so it neither needs nor bumps its version.
+    A remark changes nothing of the item, so it neither needs nor bumps its version; but
+    the item must still be one the actor may remark on as it is now, not as their page saw
+    it: nothing is written on an item withdrawn (or taken from them) meanwhile.
     """
     check("comment", by, item)
     text = _required(text, "text", _("Write the comment."))
     at = _now(at)
-    return _event(item, by, Kind.COMMENT, item.state, at, text)
+    with transaction.atomic():
+        current = Item.all_objects.select_for_update().filter(pk=item.pk).first()
+        if current is None:
+            raise stale_error(item)
+        if current.version != item.version:
+            try:
+                check("comment", by, current)
+            except WorkflowError:
+                raise stale_error(item) from None
+        return _event(current, by, Kind.COMMENT, current.state, at, text)
 
 
 # --- Corrections (docs/corrections.md) ----------------------------------------

@@ -12,9 +12,11 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from ledger import audit
 from ledger.access import administrator_required
 from ledger.models import Department, Leader, User
 
@@ -94,6 +96,14 @@ def account_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         fields = {f: form.cleaned_data[f] for f in form.Meta.fields}
         user, password = accounts.create_account(**fields)
+        audit.record(
+            audit.Kind.ACCOUNT,
+            gettext_lazy("Created the account %(account)s (%(role)s)"),
+            {"account": user.username, "role": user.get_role_display() or gettext_lazy("no role")},
+            request=request,
+            target=audit.account_target(user),
+            detail={"account": user.pk, "fields": audit.form_changes(form)},
+        )
         return _one_time(request, user, password, created=True)
     return render(
         request,
@@ -111,7 +121,17 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if account == request.user and form.data.get("role") != account.role:
             form.add_error("role", _("You cannot change your own role."))
         if form.is_valid():
+            changed = audit.form_changes(form)
             form.save()
+            if changed:
+                audit.record(
+                    audit.Kind.ACCOUNT,
+                    gettext_lazy("Changed the account %(account)s: %(fields)s"),
+                    {"account": account.username, "fields": "、".join(changed)},
+                    request=request,
+                    target=audit.account_target(account),
+                    detail={"account": account.pk, "changes": changed},
+                )
             messages.success(request, _("Account “%(name)s” saved.") % {"name": account})
             return redirect("manage:account", pk=account.pk)
     return render(
@@ -131,7 +151,16 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def account_reset(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(User, pk=pk)
-    return _one_time(request, account, accounts.reset_password(account), created=False)
+    password = accounts.reset_password(account)
+    audit.record(
+        audit.Kind.ACCOUNT,
+        gettext_lazy("Gave the account %(account)s a one-time password"),
+        {"account": account.username},
+        request=request,
+        target=audit.account_target(account),
+        detail={"account": account.pk},
+    )
+    return _one_time(request, account, password, created=False)
 
 
 @administrator_required
@@ -139,6 +168,14 @@ def account_reset(request: HttpRequest, pk: int) -> HttpResponse:
 def account_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(User, pk=pk)
     accounts.unlock(account)
+    audit.record(
+        audit.Kind.ACCOUNT,
+        gettext_lazy("Lifted the sign-in lockout of %(account)s"),
+        {"account": account.username},
+        request=request,
+        target=audit.account_target(account),
+        detail={"account": account.pk},
+    )
     messages.success(request, _("“%(name)s” may sign in again.") % {"name": account})
     return redirect("manage:account", pk=account.pk)
 
@@ -152,6 +189,16 @@ def account_active(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("manage:account", pk=account.pk)
     account.is_active = request.POST.get("active") == "1"
     account.save(update_fields=["is_active"])
+    audit.record(
+        audit.Kind.ACCOUNT,
+        gettext_lazy("Reactivated the account %(account)s")
+        if account.is_active
+        else gettext_lazy("Deactivated the account %(account)s"),
+        {"account": account.username},
+        request=request,
+        target=audit.account_target(account),
+        detail={"account": account.pk, "active": account.is_active},
+    )
     text = (
         _("“%(name)s” is active again.")
         if account.is_active

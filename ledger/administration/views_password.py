@@ -9,8 +9,11 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
+
+from ledger import audit
 
 
 @sensitive_post_parameters()
@@ -26,6 +29,13 @@ def password_change(request: HttpRequest) -> HttpResponse:
             user.save(update_fields=["must_change_password"])
         # The password is the session's hash: keep this session, end the others.
         update_session_auth_hash(request, user)
+        audit.record(
+            audit.Kind.ACCOUNT,
+            gettext_lazy("Changed their own password"),
+            request=request,
+            target=audit.account_target(user),
+            detail={"account": user.pk},
+        )
         messages.success(request, _("Your password has been changed."))
         return redirect("ledger:home")
     return render(

@@ -32,7 +32,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
-from ledger import storage
+from ledger import audit, storage
 from ledger.access import administrator_required
 from ledger.intake.forms_files import ConfirmForm, UploadForm
 from ledger.intake.reading import IntakeError
@@ -177,6 +177,26 @@ def setup_confirm(request: HttpRequest) -> HttpResponse:
         sheet = default_storage.save(
             f"{SHEETS_DIR}/{token}.xlsx", ContentFile(setup.passwords_workbook(result.accounts))
         )
+    audit.record(
+        audit.Kind.ACCOUNT,
+        gettext_lazy(
+            "Imported the set-up workbook %(file)s: %(departments)s departments, %(leaders)s "
+            "leaders, %(accounts)s accounts"
+        ),
+        {
+            "file": entry["name"],
+            "departments": result.departments,
+            "leaders": result.leaders,
+            "accounts": len(result.accounts),
+        },
+        request=request,
+        detail={
+            "accounts": [
+                {"id": user.pk, "username": user.username, "role": user.role}
+                for user, _password in result.accounts
+            ]
+        },
+    )
     request.session[RESULT_KEY] = {
         "sheet": sheet,
         "accounts": [user.pk for user, _password in result.accounts],
@@ -253,6 +273,13 @@ def setup_download(request: HttpRequest) -> HttpResponse:
             ),
         )
         return redirect("manage:setup-done" if result else "manage:setup")
+    audit.record(
+        audit.Kind.ACCOUNT,
+        gettext_lazy("Downloaded the sheet of one-time passwords of %(accounts)s accounts"),
+        {"accounts": len(result.get("accounts", []))},
+        request=request,
+        detail={"accounts": result.get("accounts", [])},
+    )
     name = f"{_('One-time passwords')}-{timezone.localdate():%Y%m%d}.xlsx"
     response = HttpResponse(data, content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, name)

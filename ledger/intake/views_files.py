@@ -31,10 +31,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ledger import jobs
+from ledger import audit, jobs
 from ledger.access import supervisor_required
 from ledger.models import Category, Department, Item, Leader, Round, Suggestion
 from ledger.selectors import ledger_items
@@ -621,6 +621,16 @@ def _file_name(title: str) -> str:
     return f"{title}-{timezone.localdate():%Y%m%d}.xlsx".replace("/", "-")
 
 
+def _audit_export(request: HttpRequest, title: str, params: dict[str, str], count) -> None:
+    audit.record(
+        audit.Kind.EXPORT,
+        gettext_lazy("Exported %(title)s (%(count)s items)"),
+        {"title": title, "count": count},
+        request=request,
+        detail={"filters": params, "items": count},
+    )
+
+
 def _export(request: HttpRequest, params: dict[str, str], title: str, again: str) -> HttpResponse:
     items = ledger_items(user=request.user, params=params).items
     count = items.order_by()[: EXPORT_AT_ONCE + 1].count()
@@ -628,6 +638,7 @@ def _export(request: HttpRequest, params: dict[str, str], title: str, again: str
         out = io.BytesIO()
         export.write_items(items, out, title=title)
         out.seek(0)
+        _audit_export(request, title, params, count)
         return FileResponse(out, as_attachment=True, filename=_file_name(title))
     if request.method == "POST":
         job = jobs.enqueue(
@@ -639,6 +650,7 @@ def _export(request: HttpRequest, params: dict[str, str], title: str, again: str
             params=params,
             title_text=title,
         )
+        _audit_export(request, title, params, items.count())
         return redirect(job)
     return render(
         request,

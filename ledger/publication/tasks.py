@@ -19,9 +19,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_tasks import task
 
-from ledger import jobs
+from ledger import audit, jobs
 from ledger.models import User
 
 from . import render, snapshot
@@ -147,6 +148,20 @@ def publish(notice: Notice, by: User, progress=None) -> Publication:
         for name in stored:
             default_storage.delete(name)
         raise
+    audit.record(
+        audit.Kind.PUBLICATION,
+        gettext_lazy("Published the notice %(notice)s"),
+        {"notice": f"{locked.title}（v{locked.version}）"},
+        actor=by,
+        target=f"{locked.title} v{locked.version}"[:200],
+        detail={
+            "notice": locked.pk,
+            "publication": publication.pk,
+            "pdf_sha256": publication.pdf_sha256,
+            "xlsx_sha256": publication.xlsx_sha256,
+            "html_sha256": publication.html_sha256,
+        },
+    )
     if locked.replaces_id:
         # The replaced page gains its "replaced by" banner at once (in this process; in the
         # others within views_public.PAGE_CACHE_SECONDS).

@@ -15,8 +15,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from ledger import audit
 from ledger.access import supervisor_required
 
 from . import figures, snapshot, tasks
@@ -30,6 +32,18 @@ REFRESH_SECONDS = 2
 
 def _notice(pk: int) -> Notice:
     return get_object_or_404(Notice.objects.select_related("replaces", "job", "created_by"), pk=pk)
+
+
+def _audit(request: HttpRequest, notice: Notice, summary, kind=audit.Kind.NOTICE, **detail) -> None:
+    """A line of the audit trail about ``notice`` (``summary`` names it as %(notice)s)."""
+    audit.record(
+        kind,
+        summary,
+        {"notice": f"{notice.title}（v{notice.version}）"},
+        request=request,
+        target=f"{notice.title} v{notice.version}"[:200],
+        detail={"notice": notice.pk, **detail},
+    )
 
 
 def _refuse_frozen(request: HttpRequest, notice: Notice) -> HttpResponse | None:
@@ -70,6 +84,7 @@ def notice_create(request: HttpRequest) -> HttpResponse:
         notice.created_by = request.user
         notice.save()
         form.save_m2m()
+        _audit(request, notice, gettext_lazy("Created the notice %(notice)s"))
         messages.success(request, _("Notice created. Now add its sections."))
         return redirect(notice)
     return render(request, "publication/notice_form.html", {"form": form})
@@ -84,10 +99,15 @@ def notice_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if refused := _refuse_frozen(request, notice):
             return refused
         if form.is_valid():
+            changed = audit.form_changes(form)
             notice = form.save(commit=False)
             notice.updated_at = timezone.now()
             notice.save()
             form.save_m2m()
+            if changed:
+                _audit(
+                    request, notice, gettext_lazy("Edited the notice %(notice)s"), changes=changed
+                )
             messages.success(request, _("Saved."))
             return redirect(notice)
     sections = list(notice.sections.select_related("round", "category", "department"))
@@ -118,6 +138,14 @@ def section_add(request: HttpRequest, pk: int) -> HttpResponse:
         section.order = (notice.sections.aggregate(m=Max("order"))["m"] or 0) + 1
         section.save()
         Notice.objects.filter(pk=notice.pk).update(updated_at=timezone.now())
+        _audit(
+            request,
+            notice,
+            gettext_lazy("Added a section to the notice %(notice)s"),
+            section=section.pk,
+            heading=section.heading,
+            body=section.body,
+        )
         messages.success(request, _("Section added."))
         return redirect(f"{notice.get_absolute_url()}#section-{section.pk}")
     return render(
@@ -137,8 +165,17 @@ def section_edit(request: HttpRequest, pk: int, section_pk: int) -> HttpResponse
         return refused
     form = SectionForm(request.POST or None, instance=section)
     if request.method == "POST" and form.is_valid():
+        changed = audit.form_changes(form)
         form.save()
         Notice.objects.filter(pk=notice.pk).update(updated_at=timezone.now())
+        if changed:
+            _audit(
+                request,
+                notice,
+                gettext_lazy("Edited a section of the notice %(notice)s"),
+                section=section.pk,
+                changes=changed,
+            )
         messages.success(request, _("Section saved."))
         return redirect(f"{notice.get_absolute_url()}#section-{section.pk}")
     return render(
@@ -157,6 +194,14 @@ def section_delete(request: HttpRequest, pk: int, section_pk: int) -> HttpRespon
     if refused := _refuse_frozen(request, notice):
         return refused
     section = get_object_or_404(Section, pk=section_pk, notice=notice)
+    _audit(
+        request,
+        notice,
+        gettext_lazy("Deleted a section of the notice %(notice)s"),
+        section=section.pk,
+        heading=section.heading,
+        body=section.body,
+    )
     section.delete()
     messages.success(request, _("Section deleted."))
     return redirect(notice)
@@ -181,6 +226,12 @@ def section_move(request: HttpRequest, pk: int, section_pk: int) -> HttpResponse
                 if section.order != order:
                     section.order = order
                     section.save(update_fields=["order"])
+        _audit(
+            request,
+            notice,
+            gettext_lazy("Reordered the sections of the notice %(notice)s"),
+            order=[section.pk for section in sections],
+        )
     return redirect(f"{notice.get_absolute_url()}#section-{section_pk}")
 
 
@@ -206,6 +257,16 @@ def notice_preview(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(notice)
     context["mask_form"] = MaskForm()
     return render(request, "publication/preview.html", context)
+
+
+# Each change of what the notice masks is a line of the audit trail with the text it
+# concerns: lifting a mask publishes what it hid (a citizen's name or number).
+MASK_SUMMARIES = {
+    "add_term": gettext_lazy("Masked a term everywhere in the notice %(notice)s"),
+    "remove_term": gettext_lazy("Stopped masking a term in the notice %(notice)s"),
+    "lift": gettext_lazy("Lifted a mask in the notice %(notice)s"),
+    "unlift": gettext_lazy("Masked a lifted text again in the notice %(notice)s"),
+}
 
 
 @login_required
@@ -237,6 +298,15 @@ def notice_mask(request: HttpRequest, pk: int) -> HttpResponse:
     elif action == "unlift":
         keep = [k for k in keep if k != text]
         messages.success(request, _("“%(text)s” is masked again.") % {"text": text})
+    if (terms, keep) != (list(notice.terms), list(notice.keep)):
+        _audit(
+            request,
+            notice,
+            MASK_SUMMARIES[action],
+            kind=audit.Kind.MASKING,
+            action=action,
+            text=text,
+        )
     notice.terms, notice.keep = terms, keep
     notice.updated_at = timezone.now()
     notice.save(update_fields=["terms", "keep", "updated_at"])
@@ -298,6 +368,12 @@ def notice_new_version(request: HttpRequest, pk: int) -> HttpResponse:
             )
     except IntegrityError:
         return redirect(old.corrections.first() or old)
+    _audit(
+        request,
+        new,
+        gettext_lazy("Created the notice %(notice)s as a correction of a published one"),
+        replaces=old.pk,
+    )
     messages.success(
         request,
         _(
@@ -316,6 +392,7 @@ def notice_delete(request: HttpRequest, pk: int) -> HttpResponse:
     notice = _notice(pk)
     if refused := _refuse_frozen(request, notice):
         return refused
+    _audit(request, notice, gettext_lazy("Deleted the draft notice %(notice)s"))
     notice.delete()
     messages.success(request, _("Draft deleted."))
     return redirect("publication:manage")

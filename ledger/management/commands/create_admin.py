@@ -13,7 +13,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 
+from ledger import audit
 from ledger.administration.accounts import create_account
 from ledger.models import User
 
@@ -50,6 +52,14 @@ class Command(BaseCommand):
                     user.save(update_fields=["password", "must_change_password"])
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
+        audit.record(
+            audit.Kind.ACCOUNT,
+            gettext_lazy("Created the administrator %(account)s from the command line"),
+            {"account": username},
+            actor=None,
+            target=audit.account_target(user),
+            detail={"account": user.pk, "command": "create_admin"},
+        )
         self.stdout.write(f"Administrator {username} created. Sign in at /login/.")
         if no_input:
             self.stdout.write(f"One-time password (to be changed at the first sign-in): {one_time}")

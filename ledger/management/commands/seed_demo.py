@@ -51,6 +51,7 @@ OFFICIAL_USERNAME = "jiaoyuju"
 OFFICIAL_DEPARTMENT = "市教育局"
 LEADER_USERNAME = "lingdao"
 ADMINISTRATOR_USERNAME = "guanliyuan"
+AUDITOR_USERNAME = "shenji"
 LEADER_POST = "常务副市长"
 
 State = Item.State
@@ -136,6 +137,7 @@ def ensure_cast(data: dict[str, Any]) -> Cast:
         {"role": User.Role.ADMINISTRATOR, "first_name": "系统管理员"},
         PASSWORD,
     )
+    auditor = _user(AUDITOR_USERNAME, {"role": User.Role.AUDITOR, "first_name": "审计员"}, PASSWORD)
     officials: dict[str, User] = {}
     for spec in data["departments"]:
         name = spec["name"]
@@ -164,6 +166,8 @@ def ensure_cast(data: dict[str, Any]) -> Cast:
         raise CommandError(f"User {supervisor.username} exists but is not a supervisor.")
     if not administrator.is_administrator:
         raise CommandError(f"User {administrator.username} exists but is not an administrator.")
+    if not auditor.is_auditor:
+        raise CommandError(f"User {auditor.username} exists but is not the auditor.")
     if not (leader_user.is_leader and leader_user.leader_id == leader.pk):
         raise CommandError(f"User {leader_user.username} exists but is not {leader}.")
 
@@ -1062,6 +1066,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  部门经办人 official   {official.username} ({OFFICIAL_DEPARTMENT})")
         self.stdout.write(f"  市级领导 leader       {cast.leader_user.username} ({leader})")
         self.stdout.write(f"  系统管理员 administrator {ADMINISTRATOR_USERNAME}")
+        self.stdout.write(f"  审计员 auditor        {AUDITOR_USERNAME}")
 
 
 DEMO_NOTICE_TITLE = "玉林市落实自治区2019年度和2020年中期社会评价群众意见建议整改情况公示"

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from ledger import workflow
-from ledger.models import Department, User
+from ledger.models import Department, Leader, User
 
 from .factory import in_days, make_department, make_item, make_leader, make_user
 
@@ -147,6 +147,7 @@ def test_an_unused_department_or_leader_can_be_deleted(client, cast, admin_user)
         client.post(f"/admin/ledger/leader/{leader.pk}/delete/", {"post": "yes"}).status_code == 302
     )
     assert not Department.objects.filter(pk=typo.pk).exists()
+    assert not Leader.objects.filter(pk=leader.pk).exists()
 
 
 def test_a_leader_with_items_cannot_be_deleted(client, cast, admin_user, assigned):

@@ -125,11 +125,13 @@ def test_a_field_filled_in_replaces_that_part_of_every_proposal(supervisor, cast
     )
     assert response.status_code == 302
     school.refresh_from_db()
-    assert (school.leader, school.lead_department, school.deadline) == (
+    assert (school.state, school.leader, school.lead_department, school.deadline) == (
+        Item.State.ASSIGNED,
         cast.leader,
         cast.health,
         in_days(40),
     )
+    assert school.events.get(kind=Event.Kind.ASSIGN).data["lead_department"] == "市卫生健康委"
 
 
 def test_an_item_lacking_what_the_form_leaves_empty_stops_the_batch_and_is_named(supervisor, cast):

@@ -18,7 +18,9 @@ import pytest
 from django.db import connection
 
 from ledger import workflow
-from ledger.models import Event, Item
+from ledger.models import Event, Extension, Item
+
+from .factory import in_days, make_user
 
 
 def race(item_pk: int, actions: list) -> list[object]:
@@ -140,3 +142,79 @@ def test_two_processes_approve_and_return_at_once(cast, requested, tmp_path):
     kinds = list(item.events.values_list("kind", flat=True))
     assert kinds[-1] == ("approve" if approved else "return")
     assert kinds.count("approve") + kinds.count("return") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_extension_requests_at_once_leave_one_request_and_one_event(
+    cast, in_progress, slow_events
+):
+    before = list(Event.objects.filter(item=in_progress).values_list("pk", flat=True))
+    results = race(
+        in_progress.pk,
+        [
+            lambda item: workflow.request_extension(
+                item, by=cast.bob, new_deadline=in_days(60), reason="雨季施工"
+            ),
+            lambda item: workflow.request_extension(
+                item, by=cast.bob, new_deadline=in_days(90), reason="资金未到位"
+            ),
+        ],
+    )
+    assert results.count("ok") == 1, results
+    (refused,) = [r for r in results if r != "ok"]
+    # Both saw no request waiting: the loser finds the item changed (or, had it started
+    # after the winner committed, the request waiting), and writes nothing.
+    assert isinstance(refused, workflow.Stale) or (
+        isinstance(refused, workflow.Invalid) and str(refused) == "该事项已有一项延期申请待审批。"
+    ), refused
+    (extension,) = Extension.objects.filter(item=in_progress)
+    winner = 0 if results[0] == "ok" else 1
+    assert (extension.status, extension.new_deadline) == (
+        Extension.Status.PENDING,
+        [in_days(60), in_days(90)][winner],
+    )
+    new = Event.objects.filter(item=in_progress).exclude(pk__in=before)
+    assert list(new.values_list("kind", flat=True)) == [Event.Kind.EXTENSION_REQUEST]
+    assert Item.objects.get(pk=in_progress.pk).version == in_progress.version + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_granting_and_refusing_one_extension_at_once_decides_it_once(
+    cast, in_progress, slow_events
+):
+    workflow.request_extension(in_progress, by=cast.bob, new_deadline=in_days(60), reason="雨季")
+    zoe = make_user("zoe", role="supervisor", first_name="督查员乙")
+    before = list(Event.objects.filter(item=in_progress).values_list("pk", flat=True))
+    results = race(
+        in_progress.pk,
+        [
+            lambda item: workflow.grant_extension(item, by=cast.alice, note="同意"),
+            lambda item: workflow.refuse_extension(item, by=zoe, reason="时限充足"),
+        ],
+    )
+    assert results.count("ok") == 1, results
+    (refused,) = [r for r in results if r != "ok"]
+    # The loser's decision finds the request decided (or, had it started after the winner
+    # committed, no request waiting), and writes nothing.
+    assert isinstance(refused, workflow.Invalid), refused
+    assert str(refused) in ("该延期申请已由他人审批。", "该事项没有待审批的延期申请。")
+    granted = results[0] == "ok"
+    extension = Extension.objects.get(item=in_progress)
+    item = Item.objects.get(pk=in_progress.pk)
+    if granted:
+        assert (extension.status, extension.decided_by, item.deadline) == (
+            Extension.Status.GRANTED,
+            cast.alice,
+            in_days(60),
+        )
+    else:
+        assert (extension.status, extension.decided_by, item.deadline) == (
+            Extension.Status.REFUSED,
+            zoe,
+            in_days(30),
+        )
+    new = Event.objects.filter(item=in_progress).exclude(pk__in=before)
+    assert list(new.values_list("kind", flat=True)) == [
+        Event.Kind.EXTENSION_GRANT if granted else Event.Kind.EXTENSION_REFUSE
+    ]
+    assert item.version == in_progress.version + 1

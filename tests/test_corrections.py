@@ -214,7 +214,17 @@ def test_an_overdue_item_keeps_its_deadline_when_only_its_department_changes(
         },
     )
     assert response.status_code == 302
-    assert Item.objects.get(pk=in_progress.pk).lead_department == cast.health
+    item = Item.objects.get(pk=in_progress.pk)
+    assert (item.lead_department, item.deadline, item.original_deadline) == (
+        cast.health,
+        in_days(-5),
+        None,
+    )
+    assert (item.state, item.version) == (Item.State.IN_PROGRESS, in_progress.version + 1)
+    event = item.events.get(kind=Event.Kind.REASSIGN)
+    assert event.note == "改由卫健委牵头"
+    # The form left the co-responsible department out; the deadline is not a change.
+    assert [c["field"] for c in event.data["changes"]] == ["lead_department", "co_departments"]
 
 
 def test_a_change_of_lead_withdraws_a_pending_extension(cast, in_progress):
@@ -301,6 +311,7 @@ def test_only_a_supervisor_withdraws(cast, in_progress):
 
 
 def test_a_decline_takes_the_official_back_to_their_list_with_the_message(client, cast, assigned):
+    events = list(assigned.events.values_list("pk", flat=True))
     client.force_login(cast.bob)
     response = post(
         client,
@@ -310,6 +321,19 @@ def test_a_decline_takes_the_official_back_to_their_list_with_the_message(client
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("ledger:items")
+    item = Item.objects.get(pk=assigned.pk)
+    assert (item.state, item.lead_department, item.version) == (
+        Item.State.DRAFT,
+        None,
+        assigned.version + 1,
+    )
+    (event,) = item.events.exclude(pk__in=events)
+    assert (event.kind, event.actor, event.note, event.data["department"]) == (
+        Event.Kind.DECLINE,
+        cast.bob,
+        "不属于我局职责",
+        "市教育局",
+    )
     listing = client.get(response["Location"]).content.decode()
     assert "已退单" in listing
 

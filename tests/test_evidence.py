@@ -152,8 +152,15 @@ def test_progress_without_files_still_works(client, cast, in_progress):
     client.force_login(cast.carol)  # a co-responsible department
     response = post(client, in_progress, [])
     assert response.status_code == 302
-    assert Progress.objects.filter(item=in_progress).count() == 1
+    (progress,) = Progress.objects.filter(item=in_progress)
+    assert (progress.author, progress.department, progress.evidence.count()) == (
+        cast.carol,
+        cast.traffic,
+        0,
+    )
     assert not Evidence.objects.exists()
+    item = Item.objects.get(pk=in_progress.pk)
+    assert (item.percent, item.version) == (0, in_progress.version + 1)  # the lead's to set
 
 
 def test_the_item_page_lists_the_files_and_the_form_is_multipart(client, cast, assigned):

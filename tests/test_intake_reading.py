@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils.translation import override
 
 from ledger.intake.feedback import FIELDS
 from ledger.intake.reading import IntakeError, clean, read_table
@@ -84,27 +85,185 @@ def test_it_reads_xls():
     ]
 
 
-def refusal(data: bytes, name: str = "f.xlsx") -> str:
-    """The one message the user sees (in Chinese, the interface's first language)."""
-    with pytest.raises(IntakeError) as caught:
+def refusal(data: bytes, name: str = "f.xlsx", language: str = "zh-hans") -> str:
+    """The one message the user sees, in their language (Chinese, the interface's first)."""
+    with override(language), pytest.raises(IntakeError) as caught:
         read(data, name)
-    return str(caught.value)
+    with override(language):
+        return str(caught.value)
+
+
+def workbook() -> bytes:
+    return build.xlsx([HEADER, [1, "加强农村饮水安全", "社会保障"]])
+
+
+# Each kind of file that is no workbook, and each kind of damage, has its own message.
+EMPTY = "文件为空，没有可读取的内容。请确认文件无误，重新保存后上传。"
+CUT_SHORT = (
+    "文件已损坏：文件不完整，缺少结尾部分（常见于下载或复制中断）。请上传完整的文件，"
+    "必要时用 Excel 或 WPS 重新保存。"
+)
+NO_MAIN_PART = (
+    "文件已损坏：缺少列出各工作表的工作簿主体部分（xl/workbook.xml）。请用 Excel 或 WPS "
+    "打开（软件可能会修复），重新保存后上传。"
+)
+NO_SHEET = "文件已损坏：工作簿中没有可读取的工作表。请用 Excel 或 WPS 打开，另存为 .xlsx 后上传。"
+UNREADABLE = "文件已损坏：看起来是工作簿，但无法打开。"
+ODS_WITHOUT_CONTENT = (
+    "文件已损坏：这是缺少内容部分（content.xml）的 OpenDocument 电子表格。请用 WPS 或 "
+    "LibreOffice 打开，重新保存后上传。"
+)
+ZIP_ONLY = "文件是 ZIP 压缩包，不是工作簿。请上传 .xlsx、.xls、.ods 或 .csv 文件。"
+OTHER_DOCUMENT = "文件是 {}，不是工作簿。请上传表格本身：.xlsx、.xls、.ods 或 .csv 文件。"
+NOT_A_SPREADSHEET = "文件扩展名为 .{}，但内容不是电子表格：不是 Excel、WPS 或 OpenDocument 工作簿。"
+WEB_PAGE = (
+    "文件扩展名为 .{}，但内容是网页或 XML（有些系统这样导出表格），不是工作簿。请用 Excel "
+    "或 WPS 打开，另存为 .xlsx 后上传。"
+)
+BINARY_CSV = (
+    "文件扩展名为 .csv，但内容不是文本，而是二进制数据（工作簿、图片或已损坏的文件）。"
+    "请上传用 Excel 或 WPS 另存的 CSV 文件，或直接上传工作簿。"
+)
+ENCRYPTED = (
+    "文件设有密码（加密的 Office 文件）。请打开文件，取消密码（文件 › 信息 › 保护工作簿），"
+    "保存后重新上传。"
+)
 
 
 def test_it_refuses_a_png():
-    assert "这不是电子表格文件" in refusal(build.png(), "photo.png")
+    assert (
+        refusal(build.png(), "photo.png")
+        == "这不是电子表格文件。请上传 .xlsx、.xls、.ods 或 .csv 文件。"
+    )
 
 
 def test_it_refuses_text_renamed_xlsx():
-    assert "文件扩展名为 .xlsx，但内容不是电子表格" in refusal(b"hello, world\n", "f.xlsx")
+    assert refusal(b"hello, world\n", "f.xlsx") == NOT_A_SPREADSHEET.format("xlsx")
 
 
-def test_it_refuses_a_damaged_workbook():
-    assert "文件已损坏" in refusal(build.damaged_xlsx())
+@pytest.mark.parametrize(
+    "data, name",
+    [(b"", "f.xlsx"), (b"", "f.csv"), (b" \r\n\r\n", "f.csv"), ("\ufeff\r\n".encode(), "f.csv")],
+)
+def test_it_refuses_an_empty_file(data, name):
+    assert refusal(data, name) == EMPTY
+
+
+def test_it_refuses_a_workbook_cut_short():
+    assert refusal(build.damaged_xlsx()) == CUT_SHORT
+
+
+def test_it_refuses_a_workbook_without_its_main_part():
+    """Not "no header found": the sheets are there, but nothing says which they are."""
+    data = build.rezipped(workbook(), drop=("xl/workbook.xml",))
+    assert refusal(data) == NO_MAIN_PART
+    assert refusal(data, language="en") == (
+        "The file is damaged: its main part, the workbook that lists the sheets "
+        "(xl/workbook.xml), is missing. Open it in Excel or WPS, which may repair it, save it "
+        "again and upload that."
+    )
+
+
+def test_it_refuses_a_workbook_that_lists_no_sheet():
+    empty = (
+        '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns='
+        '"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets/></workbook>'
+    )
+    data = build.rezipped(workbook(), replace={"xl/workbook.xml": empty})
+    assert refusal(data) == NO_SHEET
+
+
+def test_it_refuses_a_workbook_whose_parts_do_not_read():
+    data = build.rezipped(workbook(), replace={"xl/workbook.xml": "<workbook"})
+    assert refusal(data) == UNREADABLE
+
+
+def test_it_names_the_sheet_that_does_not_read():
+    data = build.rezipped(workbook(), replace={"xl/worksheets/sheet1.xml": "<worksheet"})
+    assert refusal(data) == "工作表“Sheet1”已损坏，无法读取。"
+
+
+def test_it_reads_a_workbook_without_its_content_types():
+    """The list of content types is for Office; the workbook and its sheets are all there."""
+    data = build.rezipped(workbook(), drop=("[Content_Types].xml",))
+    assert read(data).rows[0].values["text"] == "加强农村饮水安全"
+
+
+@pytest.mark.parametrize(
+    "members, kind",
+    [
+        ({"readme.txt": "说明"}, None),
+        ({}, None),
+        ({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>"}, "Word 文档"),
+        (
+            {"[Content_Types].xml": "<Types/>", "ppt/presentation.xml": "<p:presentation/>"},
+            "PowerPoint 演示文稿",
+        ),
+        (
+            {"mimetype": "application/vnd.oasis.opendocument.text", "content.xml": "<x/>"},
+            "OpenDocument 文本或演示文稿",
+        ),
+    ],
+)
+def test_it_refuses_a_zip_that_is_no_workbook(members, kind):
+    message = refusal(build.zipped(members))
+    assert message == (OTHER_DOCUMENT.format(kind) if kind else ZIP_ONLY)
+
+
+def test_it_refuses_an_ods_without_its_content():
+    data = build.rezipped(build.ods([HEADER, [1, "公园厕所太少"]]), drop=("content.xml",))
+    assert refusal(data, "f.ods") == ODS_WITHOUT_CONTENT
+
+
+def test_it_refuses_an_ods_whose_content_does_not_read():
+    data = build.rezipped(build.ods([HEADER]), replace={"content.xml": "<office:document"})
+    assert refusal(data, "f.ods") == UNREADABLE
+
+
+def test_it_refuses_an_xls_that_is_not_an_ole2_file():
+    assert refusal(b"\x09\x08\x10\x00 not the start of any workbook", "f.xls") == (
+        NOT_A_SPREADSHEET.format("xls")
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf<html><body><table><tr><td>\xe5\xba\x8f\xe5\x8f\xb7</td></tr></table>",
+        b'  <?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">',
+    ],
+)
+def test_it_refuses_a_web_page_named_xls_saying_what_it_is(data):
+    assert refusal(data, "导出.xls") == WEB_PAGE.format("xls")
+
+
+def test_it_refuses_a_damaged_ole2_file():
+    assert refusal(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(1024), "f.xls") == UNREADABLE
 
 
 def test_it_refuses_an_encrypted_workbook():
-    assert "文件设有密码" in refusal(build.fixture("encrypted.xlsx"))
+    assert refusal(build.fixture("encrypted.xlsx")) == ENCRYPTED
+
+
+def test_it_refuses_binary_bytes_named_csv():
+    assert refusal(bytes(range(256)) * 8, "意见.csv") == BINARY_CSV
+
+
+def test_it_reads_a_csv_in_gbk_as_chinese_offices_save_it():
+    data = "序号,意见建议内容,所属领域\r\n1,路灯不亮，晚上出行不便,城市管理\r\n".encode("gbk")
+    table = read(data, "f.csv")
+    assert table.rows[0].values["text"] == "路灯不亮，晚上出行不便"
+
+
+def test_it_reads_unicode_text_as_excel_and_wps_save_it():
+    """“Unicode 文本 (*.txt)”: UTF-16 with its byte order mark, columns split by tabs."""
+    text = "序号\t意见建议内容\t所属领域\r\n1\t路灯不亮\t城市管理\r\n"
+    for encoding in ("utf-16", "utf-16-be"):
+        data = text.encode(encoding)
+        if encoding == "utf-16-be":
+            data = b"\xfe\xff" + data
+        table = read(data, "f.txt")
+        assert (table.format, table.rows[0].values["text"]) == ("csv", "路灯不亮")
 
 
 def test_it_refuses_a_zip_bomb_from_its_directory():
@@ -130,4 +289,6 @@ def test_it_refuses_a_sheet_without_a_header():
 
 
 def test_it_refuses_a_csv_that_is_neither_utf8_nor_gb18030():
-    assert "既不是 UTF-8 也不是 GB18030" in refusal(b"\xff\xfe\x81\x30\xff\xff", "f.csv")
+    assert refusal(b"\x81\x30\xff\xff\x81", "f.csv") == (
+        "CSV 文件既不是 UTF-8 也不是 GB18030 编码。请另存为“CSV UTF-8”格式。"
+    )

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from ledger import workflow
 from ledger.intake import views_files
-from ledger.models import Item, Job, Suggestion
+from ledger.models import Item, Job, Round, Suggestion
 
 from .factory import in_days, make_item, make_suggestion
 from .files.intake import build
@@ -85,10 +85,14 @@ def test_a_supervisor_creates_a_round_and_a_refused_form_keeps_the_input(client,
     bad = client.post(url, {"name": "2021年度", "code": "2019", "year": "2021", "kind": "annual"})
     assert bad.status_code == 400
     assert 'value="2021年度"' in bad.content.decode()
+    assert not Round.objects.filter(code="2019", name="2021年度").exists()
     response = client.post(
         url, {"name": "2021年度", "code": "2021", "year": "2021", "kind": "annual"}
     )
     assert response.status_code == 302
+    made = Round.objects.get(code="2021")
+    assert (made.name, made.year, made.kind) == ("2021年度", 2021, "annual")
+    assert response["Location"] == reverse("intake:round", args=[made.pk])
     assert client.get(response["Location"]).status_code == 200
 
 

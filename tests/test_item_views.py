@@ -44,14 +44,21 @@ def test_get_on_an_action_url_is_405(client, cast, requested):
 
 
 def test_approving_through_the_page(client, cast, requested):
+    events = list(requested.events.values_list("pk", flat=True))
     client.force_login(cast.alice)
     response = client.post(
         action_url(requested, "approve"), {"version": requested.version, "note": "同意销号"}
     )
     assert response.status_code == 302
-    requested.refresh_from_db()
-    assert requested.state == Item.State.CLOSED
-    assert requested.events.latest("at").note == "同意销号"
+    assert response["Location"] == reverse("ledger:item", args=[requested.pk])
+    item = Item.objects.get(pk=requested.pk)
+    assert (item.state, item.version, item.closed_by) == (
+        Item.State.CLOSED,
+        requested.version + 1,
+        cast.alice,
+    )
+    (event,) = item.events.exclude(pk__in=events)
+    assert (event.kind, event.actor, event.note) == ("approve", cast.alice, "同意销号")
 
 
 def test_a_refused_form_keeps_what_was_typed_and_says_why_by_the_field(client, cast, in_progress):
@@ -125,12 +132,20 @@ def test_assign_through_the_page(client, cast, draft):
         },
     )
     assert response.status_code == 302
-    draft.refresh_from_db()
-    assert (draft.state, draft.lead_department, draft.responsible_person) == (
+    item = Item.objects.get(pk=draft.pk)
+    assert (item.state, item.lead_department, item.responsible_person) == (
         Item.State.ASSIGNED,
         cast.edu,
         "市教育局局长",
     )
+    assert (item.leader, item.deadline, list(item.co_departments.all())) == (
+        cast.leader,
+        in_days(40),
+        [cast.traffic],
+    )
+    assert item.version == draft.version + 1
+    (event,) = item.events.all()
+    assert (event.kind, event.actor, event.from_state) == ("assign", cast.alice, "draft")
 
 
 def test_the_timeline_shows_when_each_thing_happened_newest_first(client, cast, in_progress):
@@ -166,3 +181,33 @@ def test_a_long_term_item_is_assigned_without_a_deadline_and_says_so(client, cas
     assert draft.events.get(kind="assign").data["deadline"] == "long_term"
     page = client.get(reverse("ledger:item", args=[draft.pk])).content.decode()
     assert "长期坚持" in page
+
+
+def test_a_withdrawn_item_is_read_only_on_its_page(client, cast, in_progress):
+    workflow.withdraw(Item.objects.get(pk=in_progress.pk), by=cast.alice, reason="重复录入")
+    item = Item.all_objects.get(pk=in_progress.pk)
+    events = item.events.count()
+    client.force_login(cast.bob)  # its lead department still reads it, with why it went
+    page = client.get(reverse("ledger:item", args=[item.pk])).content.decode()
+    assert "此事项已作废" in page and "重复录入" in page
+    assert reverse("ledger:item-action", args=[item.pk, "progress"]) not in page
+    response = client.post(
+        action_url(item, "progress"),
+        {
+            "version": item.version,
+            "text": "补报进展",
+            "percent": 50,
+            "reported_on": timezone.localdate().isoformat(),
+        },
+    )
+    assert response.status_code == 400
+    assert "该事项当前状态为「已作废」，不能执行「报送进展」。" in response.content.decode()
+    fresh = Item.all_objects.get(pk=item.pk)
+    assert (fresh.state, fresh.version, fresh.events.count()) == (
+        Item.State.WITHDRAWN,
+        item.version,
+        events,
+    )
+    assert not fresh.progress.exists()
+    client.force_login(cast.dave)  # never its department: not found
+    assert client.get(reverse("ledger:item", args=[item.pk])).status_code == 404

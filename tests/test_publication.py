@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
+import re
 
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils.translation import override
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from ledger import jobs
-from ledger.models import Event, Extension, Item
-from ledger.publication import render
+from ledger.models import Event, Extension, Item, Job
+from ledger.publication import render, tasks
 from ledger.publication.models import (
     FrozenError,
     Notice,
@@ -138,8 +141,15 @@ def compose(client, cast, **extra) -> Notice:
 
 def add_section(client, notice, **data):
     fields = {"heading": "", "body": "", "round": "", "category": "", "department": ""}
+    before = set(notice.sections.values_list("pk", flat=True))
     response = client.post(reverse("publication:section-add", args=[notice.pk]), fields | data)
     assert response.status_code == 302, response.content.decode()[:3000]
+    (added,) = notice.sections.exclude(pk__in=before)
+    assert (added.heading, added.body, added.order) == (
+        data.get("heading", ""),
+        data.get("body", ""),
+        len(before) + 1,
+    )
     return response
 
 
@@ -291,9 +301,7 @@ def test_published_rows_refuse_every_change(client, cast, ledger):
         {"title": "改标题", "issuer": "x", "date": "2020-12-31"},
         follow=True,
     )
-    assert "cannot be changed" in response.content.decode() or "不能修改" in (
-        response.content.decode()
-    )
+    assert "该公示已发布或正在发布，不能修改。如需更正，请生成新版本。" in response.content.decode()
     assert Notice.objects.get(pk=notice.pk).title != "改标题"
 
 
@@ -564,3 +572,191 @@ def test_the_second_seed_can_be_said(client, cast, ledger):
     expected = "出台《****市关于深化干部作风建设的行动方案》，全年共查找作风问题3个，完成整改2个。"
     assert expected in page
     assert expected in pdf_text(pdf).replace("\n", "")
+
+
+# --- The publishing guards ----------------------------------------------------------------------
+
+
+def said(response) -> str:
+    """The message the last request left (the pages before it leave theirs too)."""
+    return [str(m) for m in response.context["messages"]][-1]
+
+
+def test_an_empty_notice_is_not_published(client, cast, ledger):
+    client.force_login(cast.alice)
+    notice = Notice.objects.create(title="空公示", issuer="考评办", created_by=cast.alice)
+    response = client.post(reverse("publication:publish", args=[notice.pk]), follow=True)
+    assert said(response) == "发布前请至少添加一个段落或一个附件批次。"
+    notice.refresh_from_db()
+    assert (notice.state, notice.job) == ("draft", None)
+    assert not Job.objects.exists()
+    assert not Publication.objects.exists()
+
+
+def test_a_notice_being_published_is_not_queued_again(client, cast, ledger):
+    notice = compose(client, cast)
+    Notice.objects.filter(pk=notice.pk).update(state=Notice.State.PUBLISHING)
+    response = client.post(reverse("publication:publish", args=[notice.pk]), follow=True)
+    assert said(response) == "该公示正在发布或已经发布。"
+    notice.refresh_from_db()
+    assert (notice.state, notice.job) == ("publishing", None)
+    assert not Job.objects.exists()
+    assert not Publication.objects.exists()
+
+
+def test_a_notice_is_published_once(client, cast, ledger):
+    notice = publish(client, compose(client, cast))
+    assert notice.state == "published", notice.error
+    publication = Publication.objects.get(notice=notice)
+    jobs_before = list(Job.objects.values_list("pk", flat=True))
+    response = client.post(reverse("publication:publish", args=[notice.pk]), follow=True)
+    assert said(response) == "该公示正在发布或已经发布。"
+    assert list(Publication.objects.filter(notice=notice)) == [publication]
+    assert Publication.objects.get(notice=notice).published_at == publication.published_at
+    assert list(Job.objects.values_list("pk", flat=True)) == jobs_before
+    notice.refresh_from_db()
+    assert notice.state == "published"
+    assert sorted(default_storage.listdir(f"notices/{notice.pk}")[1]) == sorted(
+        name.rsplit("/", 1)[1] for name in (publication.pdf.name, publication.xlsx.name)
+    )
+
+
+@pytest.mark.parametrize("state", ["draft", "failed", "published"])
+def test_the_task_publishes_only_a_notice_waiting_to_be_published(client, cast, ledger, state):
+    """A task that runs late (the notice was freed, edited or published meanwhile) stores
+    nothing and changes nothing."""
+    notice = compose(client, cast)
+    if state == "published":
+        notice = publish(client, notice)
+    Notice.objects.filter(pk=notice.pk).update(state=state, error="上次的原因")
+    before = set(default_storage.listdir("notices")[0]) if state == "published" else set()
+    with pytest.raises(tasks.PublishError) as refused:
+        tasks.publish(Notice.objects.get(pk=notice.pk), cast.alice)
+    with override("zh-hans"):
+        assert str(refused.value) == "该公示已不在待发布状态。"
+    notice.refresh_from_db()
+    assert (notice.state, notice.error) == (state, "上次的原因")
+    assert Publication.objects.filter(notice=notice).count() == (state == "published")
+    if state == "published":
+        assert set(default_storage.listdir("notices")[0]) == before
+        assert len(default_storage.listdir(f"notices/{notice.pk}")[1]) == 2
+    else:
+        assert not default_storage.exists(f"notices/{notice.pk}") or (
+            default_storage.listdir(f"notices/{notice.pk}") == ([], [])
+        )
+
+
+# --- Deleting a notice --------------------------------------------------------------------------
+
+
+def test_a_draft_notice_is_deleted_with_its_sections(client, cast, ledger):
+    notice = compose(client, cast)
+    response = client.post(reverse("publication:delete", args=[notice.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("publication:manage")
+    assert said(response) == "草稿已删除。"
+    assert not Notice.objects.filter(pk=notice.pk).exists()
+    assert not Section.objects.filter(notice_id=notice.pk).exists()
+
+
+@pytest.mark.parametrize("state", ["publishing", "published"])
+def test_a_notice_published_or_being_published_is_not_deleted(client, cast, ledger, state):
+    notice = compose(client, cast)
+    if state == "published":
+        notice = publish(client, notice)
+    else:
+        Notice.objects.filter(pk=notice.pk).update(state=state)
+    response = client.post(reverse("publication:delete", args=[notice.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("publication:edit", args=[notice.pk])
+    assert said(response) == "该公示已发布或正在发布，不能修改。如需更正，请生成新版本。"
+    assert Notice.objects.get(pk=notice.pk).state == state
+    assert notice.sections.count() == 2
+    if state == "published":
+        with pytest.raises(FrozenError) as refused, override("zh-hans"):
+            Notice.objects.get(pk=notice.pk).delete()
+        with override("zh-hans"):
+            assert refused.value.messages == ["已发布的公示不能删除。"]
+        client.logout()
+        assert client.get(reverse("publication:public", args=[notice.pk])).status_code == 200
+
+
+def test_a_deleted_correction_can_be_made_again(client, cast, ledger):
+    old = publish(client, compose(client, cast))
+    client.force_login(cast.alice)
+    client.post(reverse("publication:new-version", args=[old.pk]))
+    draft = Notice.objects.get(replaces=old)
+    client.post(reverse("publication:delete", args=[draft.pk]))
+    assert not Notice.objects.filter(replaces=old).exists()
+    client.post(reverse("publication:new-version", args=[old.pk]))
+    assert Notice.objects.get(replaces=old).state == "draft"
+
+
+# --- Masking: lifting and masking again ---------------------------------------------------------
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def previewed(client, notice) -> tuple[str, str]:
+    """The preview's text of the notice as the public will read it, and its masking panel."""
+    page = client.get(reverse("publication:preview", args=[notice.pk])).content.decode()
+    paper, panel = page.split('<aside class="card mask-panel"', 1)
+    return text_of(paper.split('<div class="notice-paper preview-paper">', 1)[1]), panel
+
+
+def test_a_lifted_mask_put_back_masks_the_preview_and_the_publication(client, cast, ledger):
+    notice = compose(client, cast)
+    mask = reverse("publication:mask", args=[notice.pk])
+
+    def offers(panel: str, action: str) -> bool:
+        pattern = (
+            rf'name="action" value="{action}">\s*<input type="hidden" name="text" value="张三">'
+        )
+        return re.search(pattern, panel) is not None
+
+    paper, panel = previewed(client, notice)
+    assert "村民张**反映" in paper and "张三" not in paper
+    assert offers(panel, "lift")
+
+    response = client.post(mask, {"action": "lift", "text": "张三"}, follow=True)
+    assert said(response) == "“张三”将原样公开。"
+    assert Notice.objects.get(pk=notice.pk).keep == ["张三"]
+    paper, panel = previewed(client, notice)
+    assert "村民张三反映" in paper
+    assert offers(panel, "unlift") and not offers(panel, "lift")
+
+    response = client.post(mask, {"action": "unlift", "text": "张三"}, follow=True)
+    assert said(response) == "“张三”已恢复脱敏。"
+    assert Notice.objects.get(pk=notice.pk).keep == []
+    paper, panel = previewed(client, notice)
+    assert "村民张**反映" in paper and "张三" not in paper
+    assert offers(panel, "lift") and not offers(panel, "unlift")
+
+    notice = publish(client, notice)
+    assert notice.state == "published", notice.error
+    html, pdf, xlsx = files_of(client, notice)
+    cells = "\n".join(str(v) for row in xlsx_rows(xlsx) for v in row if v is not None)
+    for output in (text_of(html), pdf_text(pdf).replace("\n", ""), cells):
+        assert "村民张**反映" in output
+        assert "张三" not in output
+    assert "张三" not in json.dumps(notice.publication.snapshot, ensure_ascii=False)
+
+
+def test_a_removed_term_is_shown_again_and_a_published_notice_keeps_its_masks(client, cast, ledger):
+    notice = compose(client, cast)
+    mask = reverse("publication:mask", args=[notice.pk])
+    assert "****的秤不准" in previewed(client, notice)[0]
+    response = client.post(mask, {"action": "remove_term", "text": "某某单位"}, follow=True)
+    assert said(response) == "“某某单位”不再是屏蔽词。"
+    assert Notice.objects.get(pk=notice.pk).terms == []
+    assert "某某单位的秤不准" in previewed(client, notice)[0]
+    client.post(mask, {"action": "add_term", "text": "某某单位"})
+    notice = publish(client, notice)
+    assert notice.state == "published", notice.error
+    # Published, its masking is frozen: a lift is refused and changes nothing.
+    response = client.post(mask, {"action": "lift", "text": "某某单位"}, follow=True)
+    assert said(response) == "该公示已发布或正在发布，不能修改。如需更正，请生成新版本。"
+    notice.refresh_from_db()
+    assert (notice.terms, notice.keep) == (["某某单位"], [])
+    html, _pdf, _xlsx = files_of(client, notice)
+    assert "****的秤不准" in text_of(html) and "某某单位" not in html

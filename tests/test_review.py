@@ -226,14 +226,20 @@ def test_approving_from_the_queue_closes_the_item_and_comes_back(client, cast, r
 
 
 def test_returning_from_the_queue(client, cast, requested):
+    events = list(requested.events.values_list("pk", flat=True))
     client.force_login(cast.alice)
     response = client.post(
         queue_url(requested, "return"), {"version": requested.version, "reason": "佐证材料不足"}
     )
     assert response.status_code == 302
-    requested.refresh_from_db()
-    assert requested.state == Item.State.IN_PROGRESS
-    assert requested.events.latest("at").note == "佐证材料不足"
+    item = Item.objects.get(pk=requested.pk)
+    assert (item.state, item.version, item.outcome) == (
+        Item.State.IN_PROGRESS,
+        requested.version + 1,
+        "",
+    )
+    (event,) = item.events.exclude(pk__in=events)
+    assert (event.kind, event.actor, event.note) == (Event.Kind.RETURN, cast.alice, "佐证材料不足")
 
 
 def test_return_without_a_reason_is_refused_by_the_field_and_writes_nothing(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
 
 from ledger import workflow
 from ledger.models import Event, Extension, Item
 
-from .factory import in_days
+from .factory import in_days, make_item, make_user
 
 S = Item.State
 
@@ -22,9 +24,47 @@ def kinds(item: Item) -> list[tuple[str, str, str]]:
 
 
 def assert_unchanged(item: Item, state: str, events: int) -> None:
-    fresh = Item.objects.get(pk=item.pk)
+    fresh = Item.all_objects.get(pk=item.pk)
     assert fresh.state == state
     assert fresh.events.count() == events
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """Everything an action may write about an item, read back from the database."""
+
+    state: str
+    version: int
+    events: tuple[int, ...]
+    progress: int
+    extensions: tuple[tuple[int, str], ...]
+    row: tuple
+
+    @classmethod
+    def of(cls, item: Item) -> Trace:
+        fresh = Item.all_objects.get(pk=item.pk)
+        return cls(
+            fresh.state,
+            fresh.version,
+            tuple(fresh.events.order_by("pk").values_list("pk", flat=True)),
+            fresh.progress.count(),
+            tuple(fresh.extensions.order_by("pk").values_list("pk", "status")),
+            tuple(
+                getattr(fresh, f)
+                for f in (
+                    "title",
+                    "measures",
+                    "leader_id",
+                    "lead_department_id",
+                    "deadline",
+                    "percent",
+                    "outcome",
+                    "closed_on",
+                    "escalated_at",
+                    "merged_into_id",
+                )
+            ),
+        )
 
 
 # Who may take each action, from a state where it is allowed. Everyone else is refused.
@@ -37,13 +77,20 @@ ALLOWED = {
     "approve": {"alice"},
     "return": {"alice"},
     "request_extension": {"bob"},
+    "grant_extension": {"alice"},
+    "refuse_extension": {"alice"},
     "escalate": {"alice"},
     "comment": {"alice", "bob", "carol", "lena"},
+    "edit": {"alice"},
+    "edit_plan": {"alice", "bob"},
+    "reassign": {"alice"},
+    "merge": {"alice"},
+    "withdraw": {"alice"},
 }
 PEOPLE = ["alice", "bob", "carol", "dave", "lena", "nobody"]
 
 
-def run(action: str, item: Item, user) -> object:
+def run(action: str, item: Item, user, cast=None) -> object:
     today = timezone.localdate()
     calls = {
         "assign": lambda: workflow.assign(
@@ -64,8 +111,24 @@ def run(action: str, item: Item, user) -> object:
         "request_extension": lambda: workflow.request_extension(
             item, by=user, new_deadline=today + datetime.timedelta(days=90), reason="工程未完工"
         ),
+        "grant_extension": lambda: workflow.grant_extension(item, by=user, note="同意"),
+        "refuse_extension": lambda: workflow.refuse_extension(item, by=user, reason="时限充足"),
         "escalate": lambda: workflow.escalate(item, by=user, note="请加快进度"),
         "comment": lambda: workflow.comment(item, by=user, text="请注意群众反映"),
+        "edit": lambda: workflow.edit(item, by=user, title="学校周边上下学交通拥堵"),
+        "edit_plan": lambda: workflow.edit(item, by=user, measures="增设护学岗"),
+        "reassign": lambda: workflow.reassign(
+            item,
+            by=user,
+            reason="职责调整",
+            leader=item.leader,
+            lead_department=cast.health,
+            deadline=item.deadline,
+        ),
+        "merge": lambda: workflow.merge(
+            item, into=make_item(item.round, title="学校门口堵车"), by=user, note="同一问题"
+        ),
+        "withdraw": lambda: workflow.withdraw(item, by=user, reason="重复录入"),
     }
     return calls[action]()
 
@@ -79,9 +142,61 @@ START_STATE = {
     "approve": "requested",
     "return": "requested",
     "request_extension": "in_progress",
+    "grant_extension": "extension_pending",
+    "refuse_extension": "extension_pending",
     "escalate": "in_progress",
     "comment": "in_progress",
+    "edit": "in_progress",
+    "edit_plan": "in_progress",
+    "reassign": "in_progress",
+    "merge": "in_progress",
+    "withdraw": "in_progress",
 }
+
+K = Event.Kind
+# What each allowed action leaves: the item's state, the kind of its one new event (a
+# progress report is a Progress row instead), and what else it changed.
+EXPECTED = {
+    "assign": (S.ASSIGNED, K.ASSIGN, lambda i: i.deadline == in_days(10)),
+    "decline": (S.DRAFT, K.DECLINE, lambda i: i.lead_department_id is None),
+    "start": (S.IN_PROGRESS, K.START, lambda i: True),
+    "progress": (S.IN_PROGRESS, None, lambda i: i.progress.get().text == "已开展排查"),
+    "request": (
+        S.REQUESTED,
+        K.REQUEST,
+        lambda i: (i.outcome, i.outcome_kind) == ("已完成", "done"),
+    ),
+    "approve": (S.CLOSED, K.APPROVE, lambda i: i.closed_on == timezone.localdate()),
+    "return": (S.IN_PROGRESS, K.RETURN, lambda i: i.outcome == ""),
+    "request_extension": (
+        S.IN_PROGRESS,
+        K.EXTENSION_REQUEST,
+        lambda i: i.extensions.get(status=Extension.Status.PENDING).new_deadline == in_days(90),
+    ),
+    "grant_extension": (
+        S.IN_PROGRESS,
+        K.EXTENSION_GRANT,
+        lambda i: (
+            (i.deadline, i.original_deadline, i.extensions.get().status)
+            == (in_days(90), in_days(30), Extension.Status.GRANTED)
+        ),
+    ),
+    "refuse_extension": (
+        S.IN_PROGRESS,
+        K.EXTENSION_REFUSE,
+        lambda i: (
+            (i.deadline, i.extensions.get().status) == (in_days(30), Extension.Status.REFUSED)
+        ),
+    ),
+    "escalate": (S.IN_PROGRESS, K.ESCALATE, lambda i: i.escalated_at is not None),
+    "comment": (S.IN_PROGRESS, K.COMMENT, lambda i: True),
+    "edit": (S.IN_PROGRESS, K.EDIT, lambda i: i.title == "学校周边上下学交通拥堵"),
+    "edit_plan": (S.IN_PROGRESS, K.EDIT, lambda i: i.measures == "增设护学岗"),
+    "reassign": (S.IN_PROGRESS, K.REASSIGN, lambda i: i.lead_department.name == "市卫生健康委"),
+    "merge": (S.WITHDRAWN, K.WITHDRAW, lambda i: i.merged_into.title == "学校门口堵车"),
+    "withdraw": (S.WITHDRAWN, K.WITHDRAW, lambda i: not Item.objects.filter(pk=i.pk).exists()),
+}
+assert set(ALLOWED) == set(START_STATE) == set(EXPECTED) == set(workflow.RULES)
 
 
 @pytest.fixture
@@ -92,22 +207,53 @@ def draft_ready(cast, draft):
     return draft
 
 
+@pytest.fixture
+def closed(cast, requested):
+    workflow.approve(requested, by=cast.alice)
+    return requested
+
+
+@pytest.fixture
+def extension_pending(cast, in_progress):
+    """In progress, with 教育局's request for 60 more days waiting for a decision."""
+    workflow.request_extension(
+        in_progress, by=cast.bob, new_deadline=in_days(90), reason="工程未完工"
+    )
+    return in_progress
+
+
 @pytest.mark.parametrize("person", PEOPLE)
 @pytest.mark.parametrize("action", list(ALLOWED))
 def test_each_action_is_allowed_only_to_its_role(request, cast, action, person):
     item = request.getfixturevalue(START_STATE[action])
     user = getattr(cast, person)
-    before_state, before_events = item.state, item.events.count()
+    before = Trace.of(item)
     if person in ALLOWED[action]:
-        run(action, item, user)
-        assert Item.objects.get(pk=item.pk).events.count() >= before_events
-        if action != "comment":
-            assert Item.objects.get(pk=item.pk).version == item.version
+        run(action, item, user, cast)
+        after = Trace.of(item)
+        state, kind, effect = EXPECTED[action]
+        assert after.state == state
+        # A remark changes nothing of the item: it neither needs nor bumps the version.
+        assert after.version == before.version + (0 if action == "comment" else 1)
+        new = Event.objects.filter(item=item).exclude(pk__in=before.events)
+        if kind is None:
+            assert not new.exists()
+            assert after.progress == before.progress + 1
+        else:
+            (event,) = new
+            assert (event.kind, event.actor, event.from_state, event.to_state) == (
+                kind,
+                user,
+                before.state,
+                state,
+            )
+            assert after.progress == before.progress
+        assert effect(Item.all_objects.get(pk=item.pk))
     else:
         with pytest.raises(workflow.NotAllowed):
-            run(action, item, user)
-        assert_unchanged(item, before_state, before_events)
-        assert not Extension.objects.filter(item=item).exists()
+            run(action, item, user, cast)
+        assert Trace.of(item) == before
+        assert item.version == before.version  # the page's copy is as it was too
 
 
 @pytest.mark.parametrize(
@@ -121,17 +267,21 @@ def test_each_action_is_allowed_only_to_its_role(request, cast, action, person):
         ("return", "in_progress"),
         ("progress", "requested"),
         ("request_extension", "requested"),
+        ("grant_extension", "draft"),
         ("escalate", "draft"),
+        ("reassign", "draft"),
+        ("merge", "closed"),
     ],
 )
 def test_actions_from_a_wrong_state_are_refused(request, cast, action, state_fixture):
     item = request.getfixturevalue(state_fixture)
     user = cast.alice if "alice" in ALLOWED[action] else cast.bob
-    before_state, before_events = item.state, item.events.count()
+    before = Trace.of(item)
     with pytest.raises(workflow.WrongState) as refused:
-        run(action, item, user)
+        run(action, item, user, cast)
     assert item.get_state_display() in str(refused.value)
-    assert_unchanged(item, before_state, before_events)
+    assert Trace.of(item) == before
+    assert item.version == before.version
 
 
 def test_the_trail_of_an_item_taken_to_close_out_with_a_return_is_what_happened(cast, draft):
@@ -458,3 +608,169 @@ def test_a_pending_extension_is_withdrawn_when_the_item_ends_or_goes_back(cast, 
     else:
         workflow.decline(assigned, by=cast.bob, reason="不属于本单位")
     assert assigned.extensions.get().status == Extension.Status.WITHDRAWN
+
+
+# --- Failure paths: an item gone, withdrawn, or an extension decided meanwhile ---------------
+
+
+def test_acting_on_an_item_deleted_since_the_page_was_drawn_says_it_no_longer_exists(
+    client, cast, draft_ready
+):
+    seen = Item.objects.get(pk=draft_ready.pk)
+    Item.objects.filter(pk=draft_ready.pk).delete()  # a draft with no history yet
+    with pytest.raises(workflow.Stale) as refused:
+        run("assign", seen, cast.alice)
+    with override("zh-hans"):
+        assert str(refused.value) == "该事项已不存在。"
+    assert seen.state == S.DRAFT and seen.version == draft_ready.version
+    assert not Item.all_objects.filter(pk=seen.pk).exists()
+    assert not Event.objects.filter(item_id=seen.pk).exists()
+    # Its page and its actions are not found.
+    client.force_login(cast.alice)
+    assert client.get(reverse("ledger:item", args=[seen.pk])).status_code == 404
+    response = client.post(
+        reverse("ledger:item-action", args=[seen.pk, "escalate"]),
+        {"version": seen.version, "note": "督办"},
+    )
+    assert response.status_code == 404
+
+
+@pytest.fixture
+def withdrawn(cast, in_progress) -> Item:
+    workflow.withdraw(Item.objects.get(pk=in_progress.pk), by=cast.alice, reason="重复录入")
+    return Item.all_objects.get(pk=in_progress.pk)
+
+
+@pytest.mark.parametrize("action", [a for a in workflow.RULES if a != "assign"])
+def test_nothing_but_reading_is_done_to_a_withdrawn_item(cast, withdrawn, action):
+    user = cast.alice if "alice" in ALLOWED[action] else cast.bob
+    before = Trace.of(withdrawn)
+    with pytest.raises(workflow.WrongState) as refused:
+        run(action, withdrawn, user, cast)
+    with override("zh-hans"):
+        assert "「已作废」" in str(refused.value)
+    assert Trace.of(withdrawn) == before
+
+
+@pytest.mark.parametrize("action", list(workflow.RULES))
+def test_a_page_drawn_before_the_item_was_withdrawn_acts_on_nothing(request, cast, action):
+    """Whatever the action, a comment included, taken from a page drawn before another
+    supervisor withdrew the item, it is refused and nothing is written."""
+    item = request.getfixturevalue(START_STATE[action])
+    seen = Item.objects.get(pk=item.pk)
+    workflow.withdraw(Item.objects.get(pk=item.pk), by=cast.alice, reason="重复录入")
+    before = Trace.of(item)
+    user = next(getattr(cast, p) for p in PEOPLE if p in ALLOWED[action])
+    with pytest.raises(workflow.WorkflowError) as refused:
+        run(action, seen, user, cast)
+    if action in ("grant_extension", "refuse_extension"):
+        # The withdrawal withdrew the extension request with the item.
+        assert isinstance(refused.value, workflow.Invalid)
+    else:
+        assert isinstance(refused.value, workflow.Stale)
+        with override("zh-hans"):
+            assert "督查员甲" in str(refused.value) and "「已作废」" in str(refused.value)
+    assert Trace.of(item) == before
+
+
+@pytest.mark.parametrize("decision", ["grant", "refuse"])
+def test_an_extension_decided_by_someone_else_meanwhile_is_not_decided_again(
+    client, cast, extension_pending, decision
+):
+    item = extension_pending
+    seen_item = Item.objects.get(pk=item.pk)  # alice's page, drawn with the request waiting
+    seen_extension = item.extensions.get()
+    zoe = make_user("zoe", role="supervisor", first_name="督查员乙")
+    workflow.refuse_extension(Item.objects.get(pk=item.pk), by=zoe, reason="时限充足")
+    before = Trace.of(item)
+
+    def decide(on: Item, extension: Extension | None = None):
+        if decision == "grant":
+            return workflow.grant_extension(on, by=cast.alice, extension=extension, note="同意")
+        return workflow.refuse_extension(on, by=cast.alice, extension=extension, reason="另议")
+
+    # The request the page showed, on the item as it is now: decided already.
+    with pytest.raises(workflow.Invalid) as refused:
+        decide(Item.objects.get(pk=item.pk), seen_extension)
+    with override("zh-hans"):
+        assert str(refused.value) == "该延期申请已由他人审批。"
+    # The item as the page saw it: no request is waiting any more.
+    with pytest.raises(workflow.Invalid) as refused:
+        decide(seen_item)
+    with override("zh-hans"):
+        assert str(refused.value) == "该事项没有待审批的延期申请。"
+    assert Trace.of(item) == before
+    extension = Extension.objects.get(item=item)
+    assert (extension.status, extension.decided_by, extension.decision_note) == (
+        Extension.Status.REFUSED,
+        zoe,
+        "时限充足",
+    )
+    assert (extension.granted_deadline, Item.objects.get(pk=item.pk).deadline) == (
+        None,
+        in_days(30),
+    )
+    # Through the page: the decision is refused naming who decided, and nothing is written.
+    client.force_login(cast.alice)
+    action = "grant_extension" if decision == "grant" else "refuse_extension"
+    response = client.post(
+        reverse("ledger:item-action", args=[item.pk, action]),
+        {"version": seen_item.version, "note": "同意", "reason": "另议"},
+    )
+    assert response.status_code == 409
+    assert "督查员乙" in response.content.decode()
+    assert Trace.of(item) == before
+
+
+def test_two_extension_requests_that_pass_the_check_together_leave_one(
+    cast, in_progress, monkeypatch
+):
+    """Two requests, each having found none waiting: the index that lets one request wait
+    per item refuses the second, and its change of the item is rolled back with it."""
+    swap = workflow._swap
+
+    def swap_as_another_request_lands(item, *args, **kwargs):
+        swap(item, *args, **kwargs)
+        Extension.objects.create(
+            item=item, requested_by=cast.bob, new_deadline=in_days(45), reason="同时提交"
+        )
+
+    monkeypatch.setattr(workflow, "_swap", swap_as_another_request_lands)
+    before = Trace.of(in_progress)
+    with pytest.raises(workflow.Invalid) as refused:
+        workflow.request_extension(
+            in_progress, by=cast.bob, new_deadline=in_days(60), reason="雨季"
+        )
+    assert refused.value.field == "new_deadline"
+    with override("zh-hans"):
+        assert str(refused.value) == "该事项已有一项延期申请待审批。"
+    assert Trace.of(in_progress) == before
+    assert in_progress.version == before.version
+
+
+def test_a_comment_on_a_page_drawn_before_a_change_that_leaves_it_open_to_comment_is_kept(
+    cast, requested
+):
+    seen = Item.objects.get(pk=requested.pk)
+    workflow.approve(Item.objects.get(pk=requested.pk), by=cast.alice)
+    event = workflow.comment(seen, by=cast.lena, text="请继续巩固")
+    assert (event.from_state, event.to_state, event.note) == (S.CLOSED, S.CLOSED, "请继续巩固")
+    assert Item.objects.get(pk=requested.pk).version == seen.version + 1  # the approval's
+
+
+def test_a_comment_on_a_page_of_an_item_no_longer_theirs_is_refused(cast, in_progress):
+    seen = Item.objects.get(pk=in_progress.pk)  # 教育局's page
+    workflow.reassign(
+        Item.objects.get(pk=in_progress.pk),
+        by=cast.alice,
+        reason="职责调整",
+        leader=cast.leader,
+        lead_department=cast.health,
+        deadline=in_progress.deadline,
+    )
+    before = Trace.of(in_progress)
+    with pytest.raises(workflow.Stale) as refused:
+        workflow.comment(seen, by=cast.bob, text="我们继续跟进")
+    with override("zh-hans"):
+        assert "督查员甲" in str(refused.value)
+    assert Trace.of(in_progress) == before

@@ -3,9 +3,12 @@
 The kind of a file is judged from its bytes, never from its name: a ZIP holding
 ``[Content_Types].xml`` is .xlsx, one holding ``mimetype`` is .ods, an OLE2 container is
 .xls (or an encrypted Office file, when it holds an ``EncryptionInfo`` stream), and text
-that decodes as UTF-8 or GB18030 is CSV. Everything that can be refused from the size or
-the ZIP directory is refused before a cell is read: the size from the upload, a zip bomb
-from the declared sizes of its members.
+that decodes as UTF-8 or GB18030 (or UTF-16 with its byte order mark) is CSV. Everything
+that can be refused from the size or the ZIP directory is refused before a cell is read:
+the size from the upload, a zip bomb from the declared sizes of its members. Each kind of
+file that is none of these (an empty file, a Word document, a web page named .xls) and
+each kind of damage (a ZIP cut short, a workbook without its main part, an OpenDocument
+file without its content) is refused with its own message.
 
 python-calamine reads .xlsx, .xls and .ods (7× faster than openpyxl's read-only mode on
 100,000 rows); CSV is read by the standard library.
@@ -25,6 +28,7 @@ from typing import Any
 import python_calamine
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # How far down a sheet the header is looked for, past title rows and blank rows.
 HEADER_SCAN_ROWS = 30
@@ -38,6 +42,7 @@ ZIP_MAX_MEMBERS = 10_000
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Directory entries of an OLE2 container hold their names in UTF-16LE.
 ENCRYPTION_STREAMS = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
 
@@ -292,8 +297,11 @@ def find_header(
 
 
 def sniff(data: bytes, name: str) -> str:
-    """xlsx, ods, xls or csv, judged from the bytes; refuses what none of them is."""
+    """xlsx, ods, xls or csv, judged from the bytes; refuses what none of them is, each kind
+    of file or damage with its own message."""
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if not data or data.isspace():
+        raise _empty()
     if data.startswith((ZIP_MAGIC, b"PK\x05\x06")):  # a ZIP (or an empty one)
         return _sniff_zip(data)
     if data.startswith(OLE2_MAGIC):
@@ -305,9 +313,28 @@ def sniff(data: bytes, name: str) -> str:
                 )
             )
         return "xls"
-    if ext in ("csv", "txt") and b"\x00" not in data[:65536]:
-        return "csv"
+    if ext in ("csv", "txt"):
+        if data.startswith(UTF16_BOMS) or b"\x00" not in data[:65536]:
+            return "csv"
+        raise IntakeError(
+            _(
+                "The file is named .%(ext)s but it is not text: its content is binary (a "
+                "workbook, a picture or a damaged file). Upload a CSV saved from Excel or "
+                "WPS, or the workbook itself."
+            )
+            % {"ext": ext}
+        )
     if ext in ("xlsx", "xlsm", "xls", "ods", "et"):
+        if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            # Many systems "export to Excel" a web page or an XML table under an .xls name.
+            raise IntakeError(
+                _(
+                    "The file is named .%(ext)s but it holds a web page or XML (as some "
+                    "systems export a table), not a workbook. Open it in Excel or WPS, save "
+                    "it as .xlsx and upload that."
+                )
+                % {"ext": ext}
+            )
         raise IntakeError(
             _(
                 "The file is named .%(ext)s but it is not a spreadsheet: its content is not "
@@ -318,13 +345,26 @@ def sniff(data: bytes, name: str) -> str:
     raise IntakeError(_("This is not a spreadsheet. Upload an .xlsx, .xls, .ods or .csv file."))
 
 
+# Office documents that are not workbooks, by a part only they have.
+OTHER_OFFICE_PARTS = {
+    "word/document.xml": gettext_lazy("a Word document"),
+    "ppt/presentation.xml": gettext_lazy("a PowerPoint presentation"),
+}
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
 def _sniff_zip(data: bytes) -> str:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
+        # It starts as a ZIP, but the directory at its end is missing: it was cut short.
         raise IntakeError(
-            _("The file is damaged: it looks like a workbook but cannot be opened as one.")
+            _(
+                "The file is damaged: it is incomplete, its end is missing (as when a "
+                "download or a copy stops early). Upload the whole file: save it again "
+                "from Excel or WPS if need be."
+            )
         ) from None
     total = 0
     for member in members:
@@ -335,12 +375,58 @@ def _sniff_zip(data: bytes) -> str:
     if total > ZIP_MAX_TOTAL or len(members) > ZIP_MAX_MEMBERS:
         raise _bomb()
     names = {m.filename for m in members}
-    if "[Content_Types].xml" in names:
-        return "xlsx"
+    for part, kind in OTHER_OFFICE_PARTS.items():
+        if part in names:
+            raise _not_a_workbook(kind)
     if "mimetype" in names or "content.xml" in names:
+        try:
+            mimetype = archive.read("mimetype").strip() if "mimetype" in names else b""
+        except (zipfile.BadZipFile, ValueError, OSError, RuntimeError):
+            mimetype = b""
+        if mimetype.startswith(b"application/vnd.oasis.opendocument.") and not (
+            mimetype.startswith(ODS_MIMETYPE)
+        ):
+            raise _not_a_workbook(gettext_lazy("an OpenDocument text or presentation"))
+        if "content.xml" not in names:
+            raise IntakeError(
+                _(
+                    "The file is damaged: it is an OpenDocument spreadsheet without its "
+                    "content (content.xml is missing). Open it in WPS or LibreOffice, save "
+                    "it again and upload that."
+                )
+            )
         return "ods"
+    if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
+        if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+            raise IntakeError(
+                _(
+                    "The file is damaged: its main part, the workbook that lists the sheets "
+                    "(xl/workbook.xml), is missing. Open it in Excel or WPS, which may repair "
+                    "it, save it again and upload that."
+                )
+            )
+        return "xlsx"
     raise IntakeError(
         _("The file is a ZIP archive, not a workbook. Upload an .xlsx, .xls, .ods or .csv file.")
+    )
+
+
+def _not_a_workbook(kind) -> IntakeError:
+    return IntakeError(
+        _(
+            "The file is %(kind)s, not a workbook. Upload the table itself: an .xlsx, .xls, "
+            ".ods or .csv file."
+        )
+        % {"kind": kind}
+    )
+
+
+def _empty() -> IntakeError:
+    return IntakeError(
+        _(
+            "The file is empty: there is nothing in it to read. Check that it is the right "
+            "file, save it again and upload that."
+        )
     )
 
 
@@ -370,6 +456,12 @@ def _too_many_rows(n: int) -> IntakeError:
 
 
 def _decode(data: bytes) -> str:
+    if data.startswith(UTF16_BOMS):
+        # Excel's and WPS's "Unicode text": UTF-16 with its byte order mark, tab-separated.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -387,6 +479,8 @@ Sheet = tuple[str, int, Iterator[tuple[int, list[Any]]], int]
 
 def _csv_sheets(data: bytes) -> Iterator[Sheet]:
     text = _decode(data)
+    if not text.strip():
+        raise _empty()
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
@@ -406,6 +500,14 @@ def _calamine_sheets(data: bytes) -> Iterator[Sheet]:
         raise IntakeError(
             _("The file is damaged: it looks like a workbook but cannot be opened as one.")
         ) from None
+    if not book.sheets_metadata:
+        # Every workbook Excel, WPS or LibreOffice saves has a sheet.
+        raise IntakeError(
+            _(
+                "The file is damaged: the workbook lists no sheet to read. Open it in Excel "
+                "or WPS, save it again as .xlsx and upload that."
+            )
+        )
     for meta in book.sheets_metadata:
         if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
             continue

@@ -128,3 +128,26 @@ def damaged_xlsx() -> bytes:
     """A real workbook cut in half: the ZIP directory at its end is gone."""
     data = xlsx([["序号", "意见建议"], [1, "文本"]])
     return data[: len(data) // 2]
+
+
+def zipped(members: dict[str, bytes | str]) -> bytes:
+    """A ZIP holding ``members`` (name → content), in that order."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    return out.getvalue()
+
+
+def rezipped(data: bytes, drop: tuple[str, ...] = (), replace: dict | None = None) -> bytes:
+    """The ZIP ``data`` again, without the members named in ``drop`` and with those in
+    ``replace`` (name → new content)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    replace = replace or {}
+    return zipped(
+        {
+            info.filename: replace.get(info.filename, source.read(info.filename))
+            for info in source.infolist()
+            if info.filename not in drop
+        }
+    )

@@ -54,6 +54,9 @@ class LedgerConfig(AppConfig):
     verbose_name = _("Rectification ledger")
 
     def ready(self) -> None:
+        # `in` on integer columns leaves out what they cannot hold (ledger/lookups.py).
+        from . import lookups  # noqa: F401
+
         # Registers the publication's system checks (fonts and HarfBuzz for PDFs).
         from .publication import checks  # noqa: F401
 
@@ -70,6 +73,9 @@ class LedgerConfig(AppConfig):
 
         post_save.connect(audit.on_event_saved, sender=Event, dispatch_uid="audit-events")
         auth.user_logged_in.connect(audit.on_signed_in, dispatch_uid="audit-sign-in")
+        from .middleware import note_sign_in
+
+        auth.user_logged_in.connect(note_sign_in, dispatch_uid="session-limits")
         auth.user_login_failed.connect(audit.on_sign_in_failed, dispatch_uid="audit-sign-in-failed")
         auth.user_logged_out.connect(audit.on_signed_out, dispatch_uid="audit-sign-out")
         user_locked_out.connect(audit.on_locked_out, dispatch_uid="audit-locked-out")

@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 # What a role may manage in Django's admin, granted by the role itself rather than by groups
 # that would have to be kept in step with it: the role is the one truth (三员,
@@ -56,3 +59,31 @@ def client_ip(request) -> str | None:
     # Fewer entries than proxies: the request did not come through them all, so none of the
     # header can be trusted.
     return forwarded[-count] if len(forwarded) >= count else remote
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, refusing a user name longer than any account's before
+    authentication sees it.
+
+    Django's form only tells the browser the length (``maxlength``): a longer name typed
+    past it or sent by a script went on to ``authenticate()`` and to django-axes, which
+    writes it to a 255-character column (a 500 on PostgreSQL). Here it is refused with a
+    message; neither the backends nor the signals of a failed sign-in hear of it, and the
+    audit trail records the failed attempt itself, the name cut to its column.
+    """
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        limit = self.fields["username"].max_length
+        if limit and len(username) > limit:
+            from . import audit
+
+            audit.on_sign_in_failed(
+                type(self), credentials={"username": username}, request=self.request
+            )
+            raise ValidationError(
+                _("A user name has at most %(max)d characters."),
+                code="max_length",
+                params={"max": limit},
+            )
+        return username

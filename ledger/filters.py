@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 
 import django_filters
+from django import forms
 from django.db import connection, connections
 from django.db.models import Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
@@ -23,6 +24,7 @@ from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 
+from .inputs import MAX_ID
 from .models import Item, overdue_condition
 
 # Up to this many matching items, a keyword becomes a list of ids (see filter_keyword).
@@ -97,12 +99,23 @@ Match = tuple
 STATE, DEADLINE, COLUMNS = 1, 2, 3  # where each is in a Match
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A row's id: a whole number the id columns can hold (``ledger.inputs``). Anything
+    else is an invalid filter, left out like any other, never a query that SQLite's driver
+    cannot bind."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
+
+
 class ItemFilter(django_filters.FilterSet):
-    round = django_filters.NumberFilter(field_name="round_id", label=_("Round"))
+    round = IdFilter(field_name="round_id", label=_("Round"))
     category = django_filters.CharFilter(field_name="category__name", label=_("Category"))
-    lead = django_filters.NumberFilter(field_name="lead_department_id", label=_("Lead department"))
-    co = django_filters.NumberFilter(method="filter_co", label=_("Co-responsible department"))
-    leader = django_filters.NumberFilter(field_name="leader_id", label=_("Responsible leader"))
+    lead = IdFilter(field_name="lead_department_id", label=_("Lead department"))
+    co = IdFilter(method="filter_co", label=_("Co-responsible department"))
+    leader = IdFilter(field_name="leader_id", label=_("Responsible leader"))
     # Applied by ledger.selectors.ledger_items, after the others, so that the state tabs can
     # count within every other filter without running them twice.
     state = django_filters.ChoiceFilter(

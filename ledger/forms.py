@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +19,33 @@ class DateInput(forms.DateInput):
 
     def __init__(self, **kwargs):
         super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+# A deadline further away than this is a slip of the keyboard (9999 for 2029), not a plan.
+DEADLINE_YEARS = 10
+
+
+def years_after(day: datetime.date, years: int) -> datetime.date:
+    """The same day ``years`` later (28 February for a 29th in a year that has none)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def check_deadline(deadline: datetime.date, past: str) -> None:
+    """A deadline set now is from today (``past`` says so when it is not) to DEADLINE_YEARS
+    from today."""
+    today = timezone.localdate()
+    if deadline < today:
+        raise ValidationError(past, code="past")
+    latest = years_after(today, DEADLINE_YEARS)
+    if deadline > latest:
+        raise ValidationError(
+            _("A deadline can be at most %(years)d years from today, up to %(date)s."),
+            code="too_far",
+            params={"years": DEADLINE_YEARS, "date": latest.isoformat()},
+        )
 
 
 class ActionForm(forms.Form):
@@ -72,11 +101,11 @@ class Responsibility(forms.Form):
     long_term = forms.BooleanField(label=_("Long-term (长期坚持), no deadline"), required=False)
 
     def clean_deadline(self):
-        # The workflow refuses it too; saying it here puts the message by the field before
-        # anything is tried.
+        # The workflow refuses a past one too; saying it here puts the message by the field
+        # before anything is tried.
         deadline = self.cleaned_data["deadline"]
-        if deadline is not None and deadline < timezone.localdate():
-            raise ValidationError(_("The deadline cannot be in the past."))
+        if deadline is not None:
+            check_deadline(deadline, _("The deadline cannot be in the past."))
         return deadline
 
     # Whether the deadline (or long-term) must be given here; a proposal or a bulk form that
@@ -266,6 +295,13 @@ class GrantExtensionForm(ItemForm):
         label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
+    def clean_deadline(self):
+        # Empty: the date asked for, which was checked when it was asked.
+        deadline = self.cleaned_data["deadline"]
+        if deadline is not None:
+            check_deadline(deadline, _("The new deadline cannot be in the past."))
+        return deadline
+
     def initial_for(self, item: Item) -> dict:
         # The page that shows the request has it at hand (``pending_extension``).
         pending = getattr(item, "pending_extension", None)
@@ -294,7 +330,7 @@ class EvidenceField(forms.FileField):
         return evidence.check_uploads([upload for upload in cleaned if upload])
 
 
-class ProgressForm(ActionForm):
+class ProgressForm(ItemForm):
     reported_on = forms.DateField(label=_("Date"), widget=DateInput())
     percent = forms.IntegerField(label=_("Percent done"), min_value=0, max_value=100)
     text = forms.CharField(
@@ -308,6 +344,21 @@ class ProgressForm(ActionForm):
         self.fields["evidence"].help_text = _(
             "Photos, PDF, Office or WPS documents: up to %(count)d files of %(mb)d MB each."
         ) % {"count": evidence.MAX_FILES, "mb": settings.EVIDENCE_MAX_BYTES // (1024 * 1024)}
+
+    def clean_reported_on(self):
+        """Not in the future (the workflow says so too), nor before the year of the item's
+        round: its feedback did not exist yet."""
+        day = self.cleaned_data["reported_on"]
+        if day > timezone.localdate():
+            raise ValidationError(_("The date of progress cannot be in the future."))
+        year = self.item.round.year
+        if day < datetime.date(min(max(year, 1), 9999), 1, 1):
+            raise ValidationError(
+                _("The date of progress cannot be before the round’s year, %(year)s."),
+                code="before_round",
+                params={"year": year},
+            )
+        return day
 
 
 class CloseoutForm(ActionForm):
@@ -324,3 +375,9 @@ class ExtensionForm(ActionForm):
     reason = forms.CharField(
         label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+    def clean_new_deadline(self):
+        # Later than the current deadline is the workflow's to say: it knows the item.
+        deadline = self.cleaned_data["new_deadline"]
+        check_deadline(deadline, _("The new deadline cannot be in the past."))
+        return deadline

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .forms import Responsibility
+from .inputs import parse_id
 
 # One page of the bulk list is 50 rows; a little room for a hand-made request, no more, so
 # that one POST cannot hold the database in one transaction over the whole ledger.
@@ -37,11 +38,11 @@ class SelectionField(forms.Field):
             return []
         picks: dict[int, int] = {}
         for raw in value:
-            pk, sep, version = str(raw).partition(":")
-            if not (sep and pk.isdigit() and version.isdigit()):
+            pk, _sep, version = (parse_id(part) for part in str(raw).partition(":"))
+            if pk is None or version is None:
                 raise ValidationError(self.error_messages["invalid"], code="invalid")
             # A pk ticked twice (two tabs, a resent form) is assigned once.
-            picks.setdefault(int(pk), int(version))
+            picks.setdefault(pk, version)
         if len(picks) > MAX_SELECTION:
             raise ValidationError(
                 self.error_messages["too_many"], code="too_many", params={"max": MAX_SELECTION}
@@ -52,9 +53,9 @@ class SelectionField(forms.Field):
 def selected_pks(data) -> set[int]:
     """The pks ticked in raw POST data, leniently: to keep the ticks on a refused form."""
     return {
-        int(pk)
-        for pk, _sep, _version in (str(v).partition(":") for v in data.getlist("selection"))
-        if pk.isdigit()
+        pk
+        for raw in data.getlist("selection")
+        if (pk := parse_id(str(raw).partition(":")[0])) is not None
     }
 
 

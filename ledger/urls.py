@@ -21,7 +21,7 @@ urlpatterns = [
     path("", views_ledger.home, name="home"),
     path("items/", views_ledger.item_list, name="items"),
     path("items/new/", views_create.item_new, name="item-new"),
-    path("items/<int:pk>/", views.item_detail, name="item"),
+    path("items/<id:pk>/", views.item_detail, name="item"),
     path("notifications/", notification_list, name="notifications"),
     path("notifications/read/", notification_read, name="notifications-read"),
     re_path(
@@ -29,10 +29,10 @@ urlpatterns = [
         views.item_action,
         name="item-action",
     ),
-    path("evidence/<int:pk>/", download_evidence, name="evidence"),
-    path("jobs/<int:pk>/", job_detail, name="job"),
-    path("jobs/<int:pk>/download/", job_download, name="job-download"),
-    path("jobs/<int:pk>/retry/", job_retry, name="job-retry"),
+    path("evidence/<id:pk>/", download_evidence, name="evidence"),
+    path("jobs/<id:pk>/", job_detail, name="job"),
+    path("jobs/<id:pk>/download/", job_download, name="job-download"),
+    path("jobs/<id:pk>/retry/", job_retry, name="job-retry"),
     path("audit/", views_audit.trail, name="audit"),
     path("audit/export/", views_audit.trail_export, name="audit-export"),
 ]

@@ -25,6 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from . import audit
 from .access import auditor_required
+from .inputs import parse_id
 from .intake.export import FORMULA_STARTS, cell_text
 from .models import AuditEntry
 
@@ -92,7 +93,7 @@ class TrailFilter(forms.Form):
 
 
 def _position(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
+    return parse_id(value)
 
 
 @never_cache

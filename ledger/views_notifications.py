@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import notifications
+from .inputs import parse_id
 from .models import Item, Notification
 
 PAGE_SIZE = 50
@@ -25,8 +26,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     """
     rows = Notification.objects.filter(recipient=request.user)
     before = request.GET.get("before", "")
-    if before.isdigit():
-        cursor = rows.filter(pk=int(before)).values("created_at", "pk").first()
+    if (older_than := parse_id(before)) is not None:
+        cursor = rows.filter(pk=older_than).values("created_at", "pk").first()
         if cursor is not None:
             rows = rows.filter(
                 Q(created_at__lt=cursor["created_at"])
@@ -75,9 +76,9 @@ def notification_read(request: HttpRequest) -> HttpResponse:
     one = request.POST.get("id", "")
     if one:
         # Another user's notification is not found, like an item outside one's reach.
-        if not one.isdigit():
+        if (pk := parse_id(one)) is None:
             raise Http404
-        notification = get_object_or_404(mine, pk=int(one))
+        notification = get_object_or_404(mine, pk=pk)
         if notification.read_at is None:
             mine.filter(pk=notification.pk, read_at__isnull=True).update(read_at=now)
     else:

@@ -31,6 +31,7 @@ from . import workflow
 from .access import supervisor_required
 from .forms import ActionForm
 from .forms_review import BulkAssignForm, selected_pks
+from .inputs import parse_id
 from .models import Category, Event, Extension, Item, Round
 from .views import (
     ACTIONS,
@@ -197,8 +198,7 @@ def review_action(request: HttpRequest, pk: str, action: str) -> HttpResponse:
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.GET.get(name, ""))
 
 
 def _filters(request: HttpRequest) -> dict[str, int]:

@@ -209,6 +209,7 @@ def test_cleanup_uploads_deletes_an_old_import_from_the_bucket_and_keeps_a_fresh
     start = timezone.now()
     old = upload_feedback(client, cast.round)
     with time_machine.travel(start + datetime.timedelta(hours=2)):
+        client.force_login(cast.alice)  # the same session, signed in again after the idle limit
         fresh = upload_feedback(client, make_round())
     entries = client.session[views_files.SESSION_KEY]
     old_token, fresh_token = (r.context["confirm"].initial["upload"] for r in (old, fresh))

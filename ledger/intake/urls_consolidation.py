@@ -5,14 +5,14 @@ from django.urls import path
 from . import views_consolidation as v
 
 urlpatterns: list = [
-    path("rounds/<int:pk>/consolidate/", v.consolidate, name="consolidate"),
-    path("rounds/<int:pk>/consolidate/confirm/", v.confirm, name="consolidate-confirm"),
-    path("rounds/<int:pk>/consolidate/all/", v.confirm_all, name="consolidate-all"),
-    path("rounds/<int:pk>/consolidate/merge/", v.merge, name="consolidate-merge"),
-    path("rounds/<int:pk>/consolidate/split/", v.split, name="consolidate-split"),
-    path("rounds/<int:pk>/consolidate/reset/", v.reset, name="consolidate-reset"),
+    path("rounds/<id:pk>/consolidate/", v.consolidate, name="consolidate"),
+    path("rounds/<id:pk>/consolidate/confirm/", v.confirm, name="consolidate-confirm"),
+    path("rounds/<id:pk>/consolidate/all/", v.confirm_all, name="consolidate-all"),
+    path("rounds/<id:pk>/consolidate/merge/", v.merge, name="consolidate-merge"),
+    path("rounds/<id:pk>/consolidate/split/", v.split, name="consolidate-split"),
+    path("rounds/<id:pk>/consolidate/reset/", v.reset, name="consolidate-reset"),
     path(
-        "rounds/<int:pk>/consolidate/threshold/",
+        "rounds/<id:pk>/consolidate/threshold/",
         v.change_threshold,
         name="consolidate-threshold",
     ),

@@ -36,6 +36,7 @@ from django.views.decorators.http import require_POST
 
 from ledger import audit, jobs
 from ledger.access import supervisor_required
+from ledger.inputs import parse_id
 from ledger.models import Category, Department, Item, Leader, Round, Suggestion
 from ledger.selectors import ledger_items
 
@@ -470,7 +471,7 @@ def _posted_answers(request: HttpRequest, stored: dict) -> tuple[dict, Typed]:
             answers[key] = {"name": name, "post": post}
         elif to:
             # Not a number: no row has it, and check() says so.
-            answers[key] = {"to": int(to) if to.isdigit() else 0}
+            answers[key] = {"to": parse_id(to) or 0}
         else:
             answers.pop(key, None)
     return mapping, typed
@@ -663,8 +664,8 @@ def _export(request: HttpRequest, params: dict[str, str], title: str, again: str
 def export_list(request: HttpRequest) -> HttpResponse:
     params = _export_params(request)
     round = None
-    if params.get("round", "").isdigit():
-        round = Round.objects.filter(pk=params["round"]).first()
+    if (round_pk := parse_id(params.get("round", ""))) is not None:
+        round = Round.objects.filter(pk=round_pk).first()
     title = _("Ledger of %(round)s") % {"round": round.name} if round else _("Ledger")
     return _export(request, params, title, request.get_full_path())
 

@@ -50,6 +50,10 @@ class NewItemForm(Responsibility, Wording):
         label=_("Problem"),
         max_length=300,
         widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Personal details (a name, a phone or ID number, an address …) are masked in the "
+            "title; the words as typed are then kept as the item's suggestion."
+        ),
         error_messages={
             "required": _("The problem cannot be empty."),
             "max_length": _("The problem is longer than 300 characters."),

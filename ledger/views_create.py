@@ -3,6 +3,11 @@
 The item is numbered in the round's numbering, after its last item (``ledger.numbering``),
 and its history opens with its creation (``workflow.record_creation``), as an imported or
 consolidated item's does.
+
+Its title is drafted masked, as consolidation drafts one (docs/masking.md): where the
+problem typed holds personal details (a citizen's name, phone or ID number …), the title is
+the masked text, and the words as typed are kept as the item's suggestion, numbered after
+the round's last, shown on the item's page to those who may see the item.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,7 +24,10 @@ from django.utils.translation import gettext as _
 from . import numbering, workflow
 from .access import supervisor_required
 from .forms_create import ITEM_FIELDS, PROPOSAL_FIELDS, NewItemForm
-from .models import Item, Round, User
+from .inputs import parse_id
+from .intake.consolidation import title_for
+from .models import Item, Round, Suggestion, User
+from .publication.masking import mask
 
 # Another supervisor taking the same number at the same moment: try the next one.
 ATTEMPTS = 3
@@ -37,6 +46,7 @@ def create_item(data: dict, *, by: User) -> Item:
 
 def _insert(data: dict, by: User) -> Item:
     round = data["round"]
+    words = mask(data["title"])
     with transaction.atomic():
         # The round's row serialises numbering, as consolidation does.
         Round.objects.select_for_update().filter(pk=round.pk).first()
@@ -45,7 +55,7 @@ def _insert(data: dict, by: User) -> Item:
         item = Item.objects.create(
             round=round,
             number=number,
-            title=data["title"],
+            title=title_for(words.text),
             category=data["category"],
             track=data["track"],
             measures=data["measures"],
@@ -63,6 +73,19 @@ def _insert(data: dict, by: User) -> Item:
         )
         if data["co_departments"]:
             item.co_departments.set(data["co_departments"])
+        item.kept_words = None
+        if words.spans:
+            # The words as typed hold what the title masks: they stay, as received.
+            seq = (Suggestion.objects.filter(round=round).aggregate(m=Max("seq"))["m"] or 0) + 1
+            item.kept_words = Suggestion.objects.create(
+                round=round,
+                seq=seq,
+                text=data["title"],
+                category=data["category"],
+                item=item,
+                created_at=now,
+            )
+            item._creation = {"suggestions": [seq]}
         workflow.record_creation([item], by=by, how="manual", at=now)
         return item
 
@@ -71,9 +94,9 @@ def _insert(data: dict, by: User) -> Item:
 @supervisor_required
 def item_new(request: HttpRequest) -> HttpResponse:
     initial = {}
-    chosen = request.GET.get("round", "")
-    if chosen.isdigit():
-        initial["round"] = int(chosen)
+    chosen = parse_id(request.GET.get("round", ""))
+    if chosen is not None:
+        initial["round"] = chosen
     else:
         # Most items added by hand belong to the round being worked on: the latest.
         initial["round"] = (
@@ -87,6 +110,15 @@ def item_new(request: HttpRequest) -> HttpResponse:
             _("Item %(number)s was added to the ledger, awaiting assignment.")
             % {"number": item.number},
         )
+        if item.kept_words is not None:
+            messages.info(
+                request,
+                _(
+                    "The problem held personal details: they are masked in the title, and "
+                    "the words as typed are kept as the item's suggestion No. %(seq)s."
+                )
+                % {"seq": item.kept_words.seq},
+            )
         return redirect("ledger:item", item.pk)
     return render(
         request,

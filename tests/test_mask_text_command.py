@@ -66,3 +66,40 @@ def test_empty_input_prints_nothing():
 def test_it_refuses_input_that_is_not_utf8():
     with pytest.raises(CommandError, match="标准输入不是 UTF-8 编码（第 2 字节）"):
         run("ok电话".encode("gbk"))
+
+
+def run_en(data: str, *args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with override("en"):
+        call_command("mask_text", *args, stdin=io.StringIO(data), stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+POSSIBLE = "我叫黄海，加我vx：hjw88520，QQ 2783345601"
+
+
+def test_it_masks_qq_and_wechat_ids_and_names_the_possible_names_it_flags():
+    out, err = run_en(POSSIBLE)
+    assert out == "我叫黄**，加我vx：h******0，QQ 2********1"
+    assert err.splitlines() == [
+        "Possible name at 2-4: 黄海 → 黄** (masked; --not-name 黄海 shows it, "
+        "--name 黄海 confirms it)"
+    ]
+
+
+def test_show_lists_possible_names_qq_and_wechat_ids_with_their_kinds():
+    _out, err = run_en(POSSIBLE, "--show")
+    lines = err.splitlines()
+    assert lines[1:] == [
+        "2-4\tpossible_name\tPossible name\t黄海 → 黄**",
+        "10-18\twechat\tWeChat ID\thjw88520 → h******0",
+        "22-32\tqq\tQQ number\t2783345601 → 2********1",
+        "3 spans masked.",
+    ]
+
+
+def test_a_possible_name_can_be_confirmed_or_dismissed_as_in_the_preview():
+    out, err = run_en("我叫黄海。黄海说的没人听", "--name", "黄海")
+    assert (out, err) == ("我叫黄**。黄**说的没人听", "")
+    out, err = run_en("我叫黄海，住在城北", "--not-name", "黄海")
+    assert (out, err) == ("我叫黄海，住在城北", "")

@@ -46,6 +46,7 @@ from ledger.models import (
     Suggestion,
     User,
 )
+from ledger.publication.masking import mask
 
 from . import matching
 
@@ -309,6 +310,15 @@ def title_for(text: str) -> str:
     line = " ".join(text.split())
     limit = Item._meta.get_field("title").max_length
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def draft_title(text: str) -> str:
+    """The title proposed for an item from a citizen's words: masked as a notice masks
+    them (docs/masking.md; a possible name too), then one line within the field's length.
+    A title is read by every official who sees the item, lands in exports, and is what an
+    annex shows of an item without suggestions; the words as received stay on the
+    suggestion, for those who may see the item."""
+    return title_for(mask(text).text)
 
 
 def match_category(category_text: str, categories: Sequence[tuple[int, str]]) -> int | None:
@@ -627,7 +637,7 @@ def consolidate_round_job(
                 accepted.append(
                     AcceptedGroup(
                         [s.pk for s in members],
-                        title=best.text,
+                        title=draft_title(best.text),
                         category_id=group_category(
                             ((s.category_id, s.category_text) for s in shown), categories
                         ),

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_POST
 
 from ledger import jobs
 from ledger.access import supervisor_required
+from ledger.inputs import parse_id, parse_ids
 from ledger.models import (
     Category,
     ConsolidationChoice,
@@ -216,7 +217,7 @@ class Card:
 
 def _page_number(request: HttpRequest) -> int:
     raw = request.POST.get("page") or request.GET.get("page") or "1"
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    return parse_id(raw) or 1
 
 
 def _cards(
@@ -248,7 +249,7 @@ def _cards(
             key=g[0],
             ids=g,
             shown=shown,
-            title=c.title_for(best.text),
+            title=c.draft_title(best.text),
             category=str(category or ""),
             item_number=item.number if item else "",
             repeats=item,
@@ -345,7 +346,7 @@ def consolidate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _ids(raw: str) -> list[int]:
-    return [int(p) for p in raw.split(",") if p.strip().isdigit()]
+    return parse_ids(p.strip() for p in raw.split(","))
 
 
 @login_required
@@ -358,9 +359,8 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
     everything = request.POST.get("all") == "1"
     posted: dict[int, Card] = {}
     for raw_key in request.POST.getlist("group"):
-        if not raw_key.isdigit():
+        if (key := parse_id(raw_key)) is None:
             continue
-        key = int(raw_key)
         posted[key] = Card(
             key=key,
             ids=_ids(request.POST.get(f"members-{key}", "")),
@@ -393,7 +393,7 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
             continue
         if not card.title:
             card.errors["title"] = _("Give the item a title.")
-        category_id = int(card.category) if card.category.isdigit() else None
+        category_id = parse_id(card.category)
         if card.category and category_id not in categories:
             card.errors["category"] = _("Choose one of the round's categories.")
         accepted.append(c.AcceptedGroup(card.ids, title=card.title, category_id=category_id))
@@ -426,7 +426,7 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
 def merge(request: HttpRequest, pk: int) -> HttpResponse:
     """The ticked groups become one group."""
     round = _round(pk)
-    keys = [int(k) for k in request.POST.getlist("pick") if k.isdigit()]
+    keys = parse_ids(request.POST.getlist("pick"))
     if len(keys) < 2:
         messages.error(request, _("Tick two groups or more to merge them."))
         return _back(round, _page_number(request))
@@ -441,9 +441,9 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
 def split(request: HttpRequest, pk: int) -> HttpResponse:
     """One suggestion leaves its group and becomes a group of its own."""
     round = _round(pk)
-    raw = request.POST.get("split", "")
-    if raw.isdigit():
-        _save_operation(round, request.user, ["split", int(raw)])
+    suggestion = parse_id(request.POST.get("split", ""))
+    if suggestion is not None:
+        _save_operation(round, request.user, ["split", suggestion])
         messages.success(request, _("The suggestion now stands alone, among the single ones."))
     return _back(round, _page_number(request))
 

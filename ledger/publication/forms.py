@@ -138,8 +138,17 @@ class SectionForm(forms.ModelForm):
 
 
 class MaskForm(forms.Form):
-    """The preview's controls: add a term, lift a masked text, or undo either."""
+    """The preview's controls: add a term, lift a masked text, or undo either; confirm a
+    possible name as a name, dismiss it, or take the decision back."""
 
-    ACTIONS = ("add_term", "remove_term", "lift", "unlift")
+    ACTIONS = (
+        "add_term",
+        "remove_term",
+        "lift",
+        "unlift",
+        "confirm_name",
+        "dismiss_name",
+        "reopen_name",
+    )
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
     text = forms.CharField(label=_("Text"), max_length=100, strip=True)

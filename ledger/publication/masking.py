@@ -1,11 +1,18 @@
 """Masking of personal details (脱敏) in citizens' texts before they reach the public.
 
-``mask(text, terms=..., keep=...)`` finds personal details — names where the text marks
-them, mobile and landline numbers, ID card and bank card numbers, e-mail addresses, car
-plates, house addresses below the road or village — and replaces each with the form that
-government notices use (138****1234, 45**************23X, 黄**, 东葛路****). It is a pure
-function: the same text, terms and keep always give the same result. docs/masking.md states
-every rule with an example and what is never masked.
+``mask(text, terms=..., keep=..., names=..., not_names=...)`` finds personal details —
+names where the words around them mark them, mobile and landline numbers, ID card and bank
+card numbers, QQ numbers and WeChat IDs, e-mail addresses, car plates, house addresses below
+the road or village — and replaces each with the form that government notices use
+(138****1234, 45**************23X, 黄**, 东葛路****). A name the rules are unsure of is a
+span of kind ``possible_name``: masked like a name unless the supervisor dismisses it
+(``not_names``); one the supervisor confirmed (``names``) is masked wherever it occurs. It
+is a pure function: the same text and lists always give the same result. docs/masking.md
+states every rule with an example, what is never masked, and the known misses.
+
+Names lean on jieba's dictionary (ordinary words are no names: 周边, 高铁, 方案) and, where
+the rules are unsure, on its tagger's reading of the clause (``nr``), asked at most
+``SEGMENTER_BUDGET`` times a text.
 
 The rules run on a copy of the text in which full-width digits, letters and the few
 punctuation marks that numbers use (＋－（）＠．) are folded to ASCII one character for one
@@ -21,9 +28,13 @@ the supervisor keeps veto every span that overlaps them.
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
+import logging
 import re
+import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.utils.functional import Promise
@@ -35,11 +46,15 @@ __all__ = ["KINDS", "KIND_LABELS", "Masked", "Span", "mask"]
 
 KIND_LABELS: dict[str, Promise] = {
     "name": _("Personal name"),
+    # A name the rules are unsure of: masked unless the supervisor keeps it (docs/masking.md).
+    "possible_name": _("Possible name"),
     "mobile": _("Mobile number"),
     "landline": _("Landline number"),
     "id_card": _("ID card number"),
     "email": _("E-mail address"),
     "bank_card": _("Bank card number"),
+    "qq": _("QQ number"),
+    "wechat": _("WeChat ID"),
     "plate": _("Car plate"),
     "address": _("Home address"),
     "term": _("Masked term"),
@@ -143,30 +158,56 @@ COMPOUND_SURNAMES = _words(
     "司空 东郭 左丘 梁丘 段干 第五"
 )
 
-# Words that name a citizen just before their name (村民陈建华, 姓名：黄某).
-NAME_MARKERS = _words(
-    "姓名 联系人 反映人 投诉人 举报人 来电人 来信人 留言人 当事人 申请人 信访人 求助人 "
-    "村民 居民 市民 群众 业主 老人 患者 病人 学生家长 家长 本人 我是 我叫 名叫 户主 住户 租户 "
-    "农户 贫困户 低保户 五保户 残疾人 网民 网友 老板 师傅 司机 职工 工人 农民工 老兵 "
-    "退役军人 孤儿 留守儿童"
+# Words after which what follows is said to be a name (姓名：黄某, 我叫李明): a word of the
+# dictionary there (我叫黄海) is still read as a name, but only a possible one.
+DECLARING_MARKERS = _words(
+    "姓名 联系人 反映人 投诉人 举报人 来电人 来信人 留言人 当事人 申请人 信访人 求助人 报案人 "
+    "受害人 建议人 署名 落款 我叫 名叫 名字叫 名字是 叫做"
 )
-# Words that follow a name (黄建华先生, 李秀英阿姨).
+# Words that name a person just before their name (村民陈建华, 我老公刘德明, 店长徐丽娟).
+NAME_MARKERS = DECLARING_MARKERS + _words(
+    "村民 居民 市民 群众 业主 老人 患者 病人 学生家长 家长 本人 我是 户主 住户 租户 "
+    "农户 贫困户 低保户 五保户 残疾人 网民 网友 老板 师傅 司机 职工 工人 农民工 老兵 "
+    "退役军人 孤儿 留守儿童 叫 "
+    # family, neighbours, acquaintances
+    "老公 老婆 丈夫 妻子 爱人 父亲 母亲 爸爸 妈妈 我爸 我妈 老爸 老妈 儿子 女儿 孩子 小孩 "
+    "孙子 孙女 外孙 外孙女 弟弟 妹妹 哥哥 姐姐 儿媳 儿媳妇 女婿 岳父 岳母 公公 婆婆 舅舅 叔叔 "
+    "伯伯 姑姑 老伴 邻居 同事 朋友 同学 亲戚 房东 租客 包工头 工头 承包人 顾客 "
+    # the people citizens name by their post (the post stays, the name goes)
+    "村支书 支书 村主任 村长 组长 队长 主任 书记 镇长 乡长 校长 院长 园长 所长 站长 科长 局长 "
+    "经理 店长 店主 摊主 厂长 会计 出纳 网格员 民警 警官 辅警 医生 护士 城管 保安 门卫 律师 "
+    "教练 班主任 老师 接线员 客服 工作人员 负责人 经办人 法人 法定代表人"
+)
+# Words that follow a name (黄建华先生, 李秀英阿姨, 莫丽萍主任).
 NAME_TITLES = _words(
     "先生 女士 同志 老师 师傅 阿姨 大爷 大妈 大娘 大姐 大哥 老人家 老伯 伯伯 奶奶 爷爷 "
-    "婆婆 医生 律师 老板 小姐 姑娘"
+    "婆婆 医生 律师 老板 小姐 姑娘 同学 老人 大叔 大伯 阿婆 叔叔 婶婶 "
+    "主任 书记 校长 院长 局长 科长 所长 站长 村长 组长 队长 经理 护士 警官 会计"
 )
 # What may follow a marked name: a stop, a space, a digit, or one of these words.
 _AFTER_NAME = _words(
     "反映 说 称 表示 投诉 举报 来电 来信 留言 家 的 等 一家 夫妇 夫妻 住 今年 现年 是 在 向 "
     "于 和 与 及 因 要求 建议 希望 也 都 多次 曾 电话 手机 身份证 联系 户 之 从 被 把 已 "
-    "年 岁 男 女 一 两 二 三 四 五 六 七 八 九 十 等人 同志 先生 女士 反应 诉 讲 问 找 去 来"
+    "年 岁 男 女 一 两 二 三 四 五 六 七 八 九 十 等人 同志 先生 女士 反应 诉 讲 问 找 去 来 "
+    "拖欠 欠 占 骂 打 还 开 收 让 不 没 他 她 态度 老人"
 )
+# What follows a name that opens a clause, unmarked, for the name to be read as one: a word
+# of reporting or describing a person (黄建国反映, 韦建军家门口, 陈志强今年).
+_PERSON_AFTER = _words(
+    "反映 反应 说 称 讲 表示 投诉 举报 来电 来信 留言 诉称 求助 咨询 家 一家 夫妇 夫妻 全家 "
+    "今年 现年 兄弟 姐妹 父子 父女 母子 母女 俩"
+)
+# Weaker: a name may be followed by these, and so may a company or a dish (柳钢, 汤粉): such
+# a name is only a possible one, and only where the segmenter reads a person's name too.
+_WEAK_AFTER = _words("也 都 被 因 和 与 跟 占 拖欠 欠 曾 已 还 多次 的")
 # Characters that do not occur in given names but do occur in ordinary words after a marker.
 _NOT_GIVEN = frozenset(
     "的了们是在有和与及等都也就还又很太不没被把对向从到给让说反映要会能可这那些个各每其所以"
     "为而但如果因某里区县市镇乡村路街巷楼栋号室单元组队户委会员站点所局厅处科办府部司校院"
     "病吗呢吧啊呀哦嗯么啥怎谁哪什着过次件条项岁感度线率性制费款证卡险群人族"
 )
+# A one-character given name that is rather a family or a form of address (黄家老人, 王总).
+_NOT_SINGLE_GIVEN = frozenset("家氏总哥姐叔婶伯嫂")
 # Two-character words that would read as a given name after a surname-like character.
 _NOT_GIVEN_WORDS = frozenset(
     _words(
@@ -174,7 +215,7 @@ _NOT_GIVEN_WORDS = frozenset(
         "代表 意见 利益 生活 出行 安全 方便 满意 关注 关心 群体 权益 健康 需求 诉求 反映 反应 "
         "期盼 期待 呼声 来访 信访 上访 平安 安居 文化 文明 明白 强烈 高兴 成本 成效 时间 全面 "
         "金钱 江边 海边 路边 路上 路灯 路口 路面 房子 房屋 房租 车辆 车位 车子 车费 宁静 宁愿 "
-        "华侨 国家 国庆 云集 容易 温暖 温度 康复 常常 常年 安装 安置 向来 明显 明年 明天 平时 "
+        "华侨 国家 云集 容易 温暖 温度 康复 常常 常年 安装 安置 向来 明显 明年 明天 平时 "
         "平常 高度 高速 高峰 关于 关系 关门 周边 周末 周围 武装 任务 任何 齐心 乐意 乐观 习惯 "
         "苏醒 易懂 解决 解释 解答 单位 单独 师生 邱陵 伍员 林地 林业 江河 石头 金额 金融 "
         "包括 宗教 尚未 时候 时常 全部 全体 全家 华人 海南 南方 班级 门口 门前 都是 都有 都要 "
@@ -184,66 +225,284 @@ _NOT_GIVEN_WORDS = frozenset(
     )
 )
 # 司机师傅, 老人家: a title right after a marker is not a name.
-_NOT_GIVEN_WORDS |= {t[:2] for t in NAME_TITLES} | {m[:2] for m in NAME_MARKERS}
+_NOT_GIVEN_WORDS |= {t[:2] for t in NAME_TITLES} | {m[:2] for m in NAME_MARKERS if len(m) > 1}
+# A name does not run into the name of an estate or a household goods shop (金城家园), nor
+# into a word that makes it a place (沙垌村, 黎明路, 向阳小区).
+_NOT_AFTER_NAME = re.compile(
+    "家(?:园|居|具|电|乐|政|私|纺)|小区|花园|社区|新村|公寓|大厦|广场|市场|学校|中学|小学"
+    "|医院|公司|[村屯镇乡县市区路街巷道湾苑府城庄寨坝岭江河湖山桥站厂店]"
+)
 _SURNAME_ALT = "|".join([*COMPOUND_SURNAMES, "[" + "".join(sorted(SURNAMES)) + "]"])
 _CJK = "\u4e00-\u9fff\u3400-\u4dbf"
 _NAME_AT = re.compile(rf"(?P<surname>{_SURNAME_ALT})(?P<given>[{_CJK}]{{1,2}})")
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """A pattern matching any of ``words``, the longest where several match, as a trie of
+    their characters (村(?:民|主任|支书|长)|…): the regex engine tries a few branches at a
+    position instead of every word, which keeps the scans of long word lists fast."""
+    trie: dict = {}
+    for word in set(words):
+        node = trie
+        for c in word:
+            node = node.setdefault(c, {})
+        node[""] = True
+
+    def pattern(node: dict) -> str:
+        branches = [re.escape(c) + pattern(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
+
+
+# A marker, then an optional ：or : or space, or 是/叫/为 (联系人是覃海燕, 邻居叫覃小梅).
 _MARKER_RE = re.compile(
-    "(?:" + "|".join(sorted(NAME_MARKERS, key=len, reverse=True)) + r")[:：\s]{0,2}"
+    f"(?P<marker>{_alternation(NAME_MARKERS)})(?:[是叫为][:：\\s]{{0,2}}|[:：\\s]{{0,2}})"
 )
-_TITLE_RE = re.compile("|".join(sorted(NAME_TITLES, key=len, reverse=True)))
-# "我是新民村的陈建华" / "我是大塘镇的李秀英，": a name right after a self-introduction.
-_SELF_RE = re.compile(rf"我是[{_CJK}]{{1,14}}?的")
-_AFTER_RE = re.compile(
-    r"(?:[^" + _CJK + r"]|$|" + "|".join(sorted(_AFTER_NAME, key=len, reverse=True)) + ")"
-)
+_TITLE_RE = re.compile(_alternation(NAME_TITLES))
+# "我是新民村的陈建华" / "我是梧州人吴志坚，": a name right after a self-introduction.
+_SELF_RE = re.compile(rf"我是[{_CJK}]{{1,14}}?(?:的|人)")
+_AFTER_RE = re.compile(rf"(?:[^{_CJK}]|$|{_alternation(_AFTER_NAME + NAME_TITLES)})")
+_PERSON_AFTER_RE = re.compile(_alternation(_PERSON_AFTER))
+_WEAK_AFTER_RE = re.compile(_alternation(_WEAK_AFTER))
+# 莫振华等5户村民: a name heading a list of households or people.
+_HEADS_RE = re.compile(r"等[0-9一二两三四五六七八九十几多]{1,3}(?:户|人|名|位|家)")
 # Before a name that a title follows: a stop, the start, or a word that ends a phrase.
-_BEFORE_TITLE_NAME = frozenset("的了是叫找和与跟向给位被让请问说对及或称为")
+_BEFORE_TITLE_NAME = frozenset("的了是叫找和与跟向给位被让请问说对及或称为由")
+# Where an unmarked name may start: the start of the text or of a clause, or after a word
+# that comes before a person (跟你们单位的甘小军说, 我去找了黎秀玲).
+_CLAUSE_MARKS = "，。！？；：、,.!?;:（(【[“\"‘'「『《—…~～\\s"
+_BEFORE_NAME = "的和与跟同找问叫让给被对向帮替请及或把由"
+# (The mark is matched, not looked behind: a pattern that starts with a set of characters
+# lets the engine skip ahead to the next one.)
+_CLAUSE_NAME_RE = re.compile(rf"[{_CLAUSE_MARKS}{_BEFORE_NAME}](?={_SURNAME_ALT})")
 
 
-def _given_ok(surname: str, given: str) -> bool:
-    return (
-        not any(c in _NOT_GIVEN for c in given)
-        and given not in _NOT_GIVEN_WORDS
-        and (surname[-1] + given[0]) not in _NOT_GIVEN_WORDS
-    )
+# -- the dictionary: ordinary words and the segmenter's names ------------------------------
+#
+# jieba (already used by consolidation, pure Python, its dictionary inside the package) says
+# which words are ordinary words (周边, 高铁, 方案, 金融, 叶子 …) and reads a clause to tag a
+# person's name (``nr``). Both are loaded on first need, once per process.
+
+_jieba_lock = threading.Lock()
+_jieba: tuple[dict, dict, Callable] | None = None
 
 
-def _name_at(norm: str, pos: int, *, titled: bool = False) -> tuple[int, int] | None:
-    """The end of the surname and of the name starting at ``pos``, if a name starts there."""
+def _dictionary() -> tuple[dict, dict, Callable]:
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+                import jieba.posseg as pseg
+
+                jieba.setLogLevel(logging.WARNING)
+                jieba.dt.check_initialized()
+                _jieba = (jieba.dt.FREQ, pseg.dt.word_tag_tab, pseg.lcut)
+    return _jieba
+
+
+# A word the dictionary tags as a person's name is still an ordinary word when it is this
+# frequent (文明, 明白, 叶子, 洪水 are tagged nr); real names there are rare (王建国: 12).
+_COMMON_NAME_FREQ = 300
+# A word made of the surname and the first character of a two-character given name is an
+# ordinary word from this frequency (高铁站, 江南一品, 万达广场), not from less (黄国平).
+_COMMON_PREFIX_FREQ = 50
+
+
+@functools.lru_cache(maxsize=50_000)
+def _ordinary(word: str, least: int = 1) -> bool:
+    """Whether the dictionary holds ``word`` as an ordinary word (not a rare name)."""
+    freq_of, tags, _cut = _dictionary()
+    freq = freq_of.get(word) or 0
+    if freq < least:
+        return False
+    return not tags.get(word, "").startswith("nr") or freq >= _COMMON_NAME_FREQ
+
+
+@functools.lru_cache(maxsize=20_000)
+def _segmenter_names(clause: str) -> frozenset[tuple[int, int]]:
+    """(start, end) of every stretch the segmenter reads as a name in ``clause``: a word
+    tagged ``nr``, or a surname tagged ``nr`` and the word after it (覃 + 海燕)."""
+    _freq, _tags, cut = _dictionary()
+    found, pos, pending = set(), 0, None
+    for word, flag in cut(clause):
+        end = pos + len(word)
+        if pending is not None:
+            found.add((pending, end))
+            pending = None
+        if flag.startswith("nr"):
+            found.add((pos, end))
+            if (len(word) <= 2 and word[0] in SURNAMES) or word in COMPOUND_SURNAMES:
+                pending = pos
+        pos = end
+    return frozenset(found)
+
+
+# The segmenter reads a clause in about a millisecond, the masker's rules a whole text in a
+# fraction of one: one text asks it at most this many times, whatever its length, so a
+# 100,000-character text of names costs well under a second. Past that, the rules alone
+# decide (a name a marker or a title marks is still masked). Every question counts, cached
+# or not, so the same text always gets the same answers.
+SEGMENTER_BUDGET = 64
+_budget = threading.local()
+
+
+def _ask_segmenter() -> bool:
+    left = getattr(_budget, "left", SEGMENTER_BUDGET)
+    _budget.left = left - 1
+    return left > 0
+
+
+def _segmenter_agrees(norm: str, start: int, end: int) -> bool:
+    if not _ask_segmenter():
+        return False
+    a, b = start, end
+    while a > 0 and start - a < 8 and _is_cjk(norm[a - 1]):
+        a -= 1
+    while b < len(norm) and b - end < 8 and _is_cjk(norm[b]):
+        b += 1
+    return (start - a, end - a) in _segmenter_names(norm[a:b])
+
+
+def _is_cjk(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf"
+
+
+# -- finding names -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Option:
+    s_end: int  # end of the surname
+    end: int  # end of the name
+    ordinary: bool  # the dictionary knows it as an ordinary word
+
+
+def _options(norm: str, pos: int) -> list[_Option]:
+    """The names that may start at ``pos``: the two-character given name first."""
     m = _NAME_AT.match(norm, pos)
     if not m:
-        return None
+        return []
+    surname, given = m.group("surname"), m.group("given")
     s_end = m.end("surname")
-    given = m.group("given")
-    # Prefer the two-character given name, then the one-character one.
+    out = []
     for size in (2, 1) if len(given) == 2 else (1,):
         g = given[:size]
-        end = s_end + size
-        if not _given_ok(m.group("surname"), g):
+        if (
+            any(c in _NOT_GIVEN for c in g)
+            or g in _NOT_GIVEN_WORDS
+            or (surname[-1] + g[0]) in _NOT_GIVEN_WORDS
+            or (size == 1 and g in _NOT_SINGLE_GIVEN)
+        ):
             continue
-        if titled:
-            if _TITLE_RE.match(norm, end):
-                return s_end, end
-        elif _AFTER_RE.match(norm, end):
-            return s_end, end
+        ordinary = _ordinary(surname + g) or (
+            size == 2 and _ordinary(surname[-1] + g[0], _COMMON_PREFIX_FREQ)
+        )
+        out.append(_Option(s_end, s_end + size, ordinary))
+    return out
+
+
+def _after_ok(norm: str, end: int) -> bool:
+    return _AFTER_RE.match(norm, end) is not None and not _NOT_AFTER_NAME.match(norm, end)
+
+
+def _span(norm: str, start: int, option: _Option, kind: str) -> tuple[int, int, str, str]:
+    return start, option.end, kind, norm[start : option.s_end] + "**"
+
+
+def _after_marker(norm: str, start: int, declaring: bool) -> tuple[int, int, str, str] | None:
+    """The name after a marker. Where no word that follows names follows it (摊主陆伟强
+    缺斤短两), the name is the one the segmenter reads there."""
+    options = _options(norm, start)
+    option = next((o for o in options if _after_ok(norm, o.end)), None)
+    if option is None:
+        option = next(
+            (
+                o
+                for o in options
+                if not o.ordinary
+                and not _NOT_AFTER_NAME.match(norm, o.end)
+                and _segmenter_agrees(norm, start, o.end)
+            ),
+            None,
+        )
+    if option is None or (option.ordinary and not declaring):
+        return None  # 村民文明出行, 孩子高考的时候: an ordinary word, no name
+    return _span(norm, start, option, "possible_name" if option.ordinary else "name")
+
+
+# What may end a name that stands alone: not an opening quote or bracket, nor 、 (莫村、
+# 沙美、培兰 are villages).
+_NAME_STOPS = frozenset("，,。.！!？?；;：: \t\n\r0123456789")
+
+
+def _unmarked(norm: str, start: int) -> tuple[int, int, str, str] | None:
+    """A name opening a clause without a marker: certain before a word that reports or
+    describes a person, possible where only the segmenter reads it as a name."""
+    for option in _options(norm, start):
+        if option.ordinary:
+            continue
+        end = option.end
+        if _PERSON_AFTER_RE.match(norm, end) or _HEADS_RE.match(norm, end):
+            if _NOT_AFTER_NAME.match(norm, end):
+                continue
+            agrees = _segmenter_agrees(norm, start, end)
+            return _span(norm, start, option, "name" if agrees else "possible_name")
+        if _WEAK_AFTER_RE.match(norm, end):
+            if _segmenter_agrees(norm, start, end):
+                return _span(norm, start, option, "possible_name")
+            continue
+        rest = norm[end : end + 3]
+        if end == len(norm) or rest[0] in _NAME_STOPS:
+            # A name standing alone: a signature (…谢谢！陆文斌), a name before a number
+            # (莫丽芳 13507751122) or a description (陈志强，男，45岁).
+            if not _segmenter_agrees(norm, start, end):
+                continue
+            certain = (
+                end == len(norm)
+                or re.match(r"\s*[0-9]", rest)
+                or re.match(r"[，,、]\s*[男女]", rest)
+            )
+            return _span(norm, start, option, "name" if certain else "possible_name")
     return None
 
 
 def _names(norm: str) -> Iterable[tuple[int, int, str, str]]:
-    for m in _MARKER_RE.finditer(norm):
-        start = m.end()
-        # 村民陈建华、李秀英和黄国平反映: the names listed after one marker, each masked.
-        while found := _name_at(norm, start):
-            yield start, found[1], "name", norm[start : found[0]] + "**"
-            if found[1] < len(norm) and norm[found[1]] in "、和与及":
-                start = found[1] + 1
-            else:
+    for found in _found_names(norm):
+        yield found
+        # 村民陈建华、李秀英和黄国平反映, 沈建华、沈建国兄弟俩: the names listed with it.
+        end = found[1]
+        while end < len(norm) - 1 and norm[end] in "、和与及":
+            start = end + 1
+            option = next(
+                (
+                    o
+                    for o in _options(norm, start)
+                    if not o.ordinary
+                    and not _NOT_AFTER_NAME.match(norm, o.end)
+                    and (_after_ok(norm, o.end) or _segmenter_agrees(norm, start, o.end))
+                ),
+                None,
+            )
+            if option is None:
                 break
+            yield _span(norm, start, option, found[2])
+            end = option.end
+
+
+def _found_names(norm: str) -> Iterable[tuple[int, int, str, str]]:
+    for m in _MARKER_RE.finditer(norm):
+        if found := _after_marker(norm, m.end(), m.group("marker") in DECLARING_MARKERS):
+            yield found
     for m in _SELF_RE.finditer(norm):
-        found = _name_at(norm, m.end())
-        if found and (found[1] == len(norm) or not ("\u4e00" <= norm[found[1]] <= "\u9fff")):
-            yield m.end(), found[1], "name", norm[m.end() : found[0]] + "**"
+        option = next(iter(_options(norm, m.end())), None)
+        end = option.end if option else 0
+        if option and not option.ordinary and (end == len(norm) or not _is_cjk(norm[end])):
+            yield _span(norm, m.end(), option, "name")
     for m in _TITLE_RE.finditer(norm):
         # Try the name lengths that can end here: surname 1–2 characters, given 1–2. A name
         # whose first character is also a preposition (向, 和 …) yields to the shorter one:
@@ -254,16 +513,20 @@ def _names(norm: str) -> Iterable[tuple[int, int, str, str]]:
             if start < 0:
                 continue
             before = norm[start - 1] if start else ""
-            if before and "\u4e00" <= before <= "\u9fff" and before not in _BEFORE_TITLE_NAME:
+            if before and _is_cjk(before) and before not in _BEFORE_TITLE_NAME:
                 continue
-            found = _name_at(norm, start, titled=True)
-            if found and found[1] == m.start():
-                names.append((start, found[0]))
+            for option in _options(norm, start):
+                if option.end == m.start() and not option.ordinary:
+                    names.append((start, option))
         if names:
-            start, s_end = next(
+            start, option = next(
                 (n for n in names if norm[n[0]] not in _BEFORE_TITLE_NAME), names[0]
             )
-            yield start, m.start(), "name", norm[start:s_end] + "**"
+            yield _span(norm, start, option, "name")
+    starts = (m.end() for m in _CLAUSE_NAME_RE.finditer(norm))
+    for start in itertools.chain((0,), starts):
+        if found := _unmarked(norm, start):
+            yield found
 
 
 # -- numbers -------------------------------------------------------------------------------
@@ -304,6 +567,43 @@ _PLATE_RE = re.compile(
 )
 
 
+# QQ numbers and WeChat IDs, where the text says which they are: QQ 2783345601, QQ号：…,
+# 扣扣…, Q：…; 微信 lqj_1962, 微信号…, 威信/薇信/V信…, vx：…, wx…, 加V…. A WeChat ID that is
+# a phone number is masked as the phone number it is.
+_IM_CUE = (
+    r"(?<![A-Za-z])(?:(?P<qq>(?:QQ|qq|Qq|qQ|扣扣|企鹅)(?:群|号码|号|账号|帐号)?|Q(?=\s?[:：号]))"
+    r"|(?P<wechat>(?:微信|威信|薇信|徽信|[Vv]信|[Vv][Xx]|[Ww][Xx]|[Ww]ei[Xx]in|[Ww]e[Cc]hat"
+    r"|加[Vv])(?:号码|号|账号|帐号|[Ii][Dd])?))"
+)
+_IM_RE = re.compile(
+    _IM_CUE
+    + r"(?:[\s:：]|[是为]|吧)*"
+    + r"(?P<id>[A-Za-z0-9][A-Za-z0-9_\-]{3,29})(?![A-Za-z0-9_\-@.])"
+)
+_IM_HINT = re.compile(
+    r"(?i:qq|vx|wx|weixin|wechat)|微信|威信|薇信|徽信|扣扣|企鹅|[Vv]信|加[Vv]|Q\s?[:：号]"
+)
+
+
+_IM_CHARS = re.compile("[QqVvWw微威薇徽扣企]")
+
+
+def _im_ids(norm: str, text: str) -> Iterable[tuple[int, int, str, str, int]]:
+    """QQ numbers and WeChat IDs: the first and last characters kept, one star for each
+    character hidden (2783345601 → 2********1, lqj_1962 → l******2)."""
+    if not _IM_CHARS.search(norm) or not _IM_HINT.search(norm):
+        return
+    for m in _IM_RE.finditer(norm):
+        kind = "qq" if m.group("qq") else "wechat"
+        ident = m.group("id")
+        if kind == "qq" and not re.fullmatch(r"[1-9][0-9]{4,11}", ident):
+            continue  # a QQ number is digits
+        if kind == "wechat" and (len(ident) < 5 or ident.lower().startswith("http")):
+            continue
+        raw = text[m.start("id") : m.end("id")]
+        yield m.start("id"), m.end("id"), kind, raw[0] + "*" * (len(raw) - 2) + raw[-1], 4
+
+
 def _luhn(digits: str) -> bool:
     total = 0
     for i, c in enumerate(reversed(digits)):
@@ -331,10 +631,19 @@ def _star_digits(s: str, keep_head: int, keep_tail: int) -> str:
 
 
 _NUMBER_HINT = re.compile(r"[0-9]{3}|@")
+# A mobile number written in Chinese numerals (一三八七七五五二零四六), as some write it
+# to get past filters.
+_CN_DIGITS = "零〇一二三四五六七八九幺"
+_CN_MOBILE_RE = re.compile(
+    rf"[一幺](?<![{_CN_DIGITS}十百千万].)[三四五六七八九][{_CN_DIGITS}]{{9}}"
+    rf"(?![{_CN_DIGITS}十百千万])"
+)
 
 
 def _numbers(norm: str, text: str) -> Iterable[tuple[int, int, str, str, int]]:
     """(start, end, kind, replacement, priority) for every number-like detail."""
+    for m in _CN_MOBILE_RE.finditer(norm):
+        yield m.start(), m.end(), "mobile", m.group()[:3] + "****" + m.group()[-4:], 3
     if not _NUMBER_HINT.search(norm):  # every rule below needs three digits in a row, or @
         return
     for m in _ID_RE.finditer(norm):
@@ -401,7 +710,7 @@ _NOT_ROADS = frozenset(
 )
 # 东葛路118号…: the span starts at the house number and runs over the estate and building.
 _ROAD_ADDR_RE = re.compile(
-    rf"[{_CJK}]{_ROAD_END}(?P<addr>{_HOUSE}"
+    rf"[{_CJK}]{_ROAD_END}(?P<addr>(?P<house>{_HOUSE})"
     rf"(?:\s?[{_CJK}A-Za-z]{{0,12}}?(?:{_PART}\s?)*(?:{_BLDG}|{_UNIT}|{_ROOM}|{_FLOOR}))?)"
 )
 # 新民村3队12号 / 新民村12号: a house in a village.
@@ -411,13 +720,47 @@ _VILLAGE_ADDR_RE = re.compile(
 # 阳光花园3栋2单元1101室: building, unit, room — two of them, or a room alone.
 _BLDG_CHAIN_RE = re.compile(rf"(?:{_PART}\s?){{2,}}|(?:{_BLDG}\s?)?{_ROOM}|{_BLDG}")
 _ADDR_TRIGGER = re.compile(r"(?:住址|地址|住在|家住|住|家在|家是|位于)[是为:：\s]{0,2}$")
+# A village's team or group alone (新民村3队) is an address only where someone lives there.
+_LIVES_NEAR = re.compile(r"住址|地址|住在|家住|住|家在|家是")
 # Where walking back over an estate name stops: administrative units and roads stay.
 _ESTATE_STOP = frozenset("省市区县镇乡村路街巷道号住在是于到的我家址:：")
+# What the segmenter tags a word that is no part of an estate's name (已对幸福小区…: 已, 对).
+_NOT_ESTATE_TAGS = ("p", "d", "c", "r", "u")
+# Public buildings: their floors, rooms and house numbers are nobody's home.
+_PUBLIC = (
+    r"(?:(?:政务|服务|市民|活动|文化|体育|会展|医疗|会议|指挥|救助|培训|检测|监测)中心"
+    r"|大厅|办公楼|办事处|服务站|政府|委员会|法院|检察院|医院|卫生院|卫生室|学校|中学|小学"
+    r"|幼儿园|派出所|银行|营业厅|图书馆|博物馆|体育馆|文化馆|纪念馆|车站|公司|局|委|馆)"
+)
+_PUBLIC_END = re.compile(_PUBLIC + "$")
+_PUBLIC_AFTER = re.compile(rf"\s?[{_CJK}]{{0,10}}?{_PUBLIC}")
+# 幸福路12号至36号: a stretch of a road, not a house.
+_RANGE_AFTER = re.compile(rf"\s?(?:至|到|~|～|—|-)\s?{_NUM}\s?号")
+# A room is someone's home: 1101室, 3号房; a 户 only with a building or unit (3栋501户),
+# since alone it counts households (惠及企业263户).
+_HOUSEHOLD = re.compile(
+    r"[0-9]\s?(?:号房|室|房)|(?:栋|幢|座|单元|号楼)\s?[0-9]{1,5}(?:-[0-9]{1,5})?\s?户"
+)
 
 
 _ADDR_HINT = re.compile(
     r"[0-9一二三四五六七八九十A-Za-z]\s?(?:号|栋|幢|座|单元|层|楼|室|房|户|队|组|社|屯)"
 )
+
+
+@functools.lru_cache(maxsize=5_000)
+def _estate_offset(stretch: str) -> int:
+    """Where an estate's name starts in the ``stretch`` of text before a building: after
+    the last word that cannot be part of one, a preposition, adverb, conjunction, pronoun
+    or particle (已对幸福小区 → 幸福小区, 维修了明珠花园 → 明珠花园)."""
+    _freq, _tags, cut = _dictionary()
+    words = cut(stretch)
+    offset = pos = 0
+    for word, flag in words[:-1]:
+        pos += len(word)
+        if flag.startswith(_NOT_ESTATE_TAGS):
+            offset = pos
+    return offset
 
 
 def _addresses(norm: str) -> Iterable[tuple[int, int, str, str, int]]:
@@ -430,6 +773,17 @@ def _addresses(norm: str) -> Iterable[tuple[int, int, str, str, int]]:
             begin, end = m.start(group), m.end(group)
             if norm[max(0, begin - 2) : begin] in _NOT_ROADS:
                 continue
+            if group == "hamlet" and not _LIVES_NEAR.search(norm, max(0, begin - 16), begin):
+                continue  # 对新民村3队的线路进行改造: the team, not a house
+            house_end = m.end("house") if rx is _ROAD_ADDR_RE else begin
+            if rx is _ROAD_ADDR_RE and (
+                _RANGE_AFTER.match(norm, house_end)
+                or (
+                    _PUBLIC_AFTER.match(norm, house_end)
+                    and not _HOUSEHOLD.search(norm, house_end, end)
+                )
+            ):
+                continue  # 幸福路12号至36号, 人民东路88号市民服务中心
             # A building chain right after the house number belongs to the same address.
             tail = _BLDG_CHAIN_RE.match(norm, end)
             if tail:
@@ -440,13 +794,13 @@ def _addresses(norm: str) -> Iterable[tuple[int, int, str, str, int]]:
         if any(a <= m.start() < b for a, b in taken):
             continue
         chain = m.group()
-        strong = (
-            len(re.findall(r"栋|幢|座|单元|室|号房|号楼|层|楼|户|房", chain)) >= 2
-            or re.search(r"[0-9]{3,}\s?(?:室|号房)", chain) is not None
-        )
+        # A room is someone's home; a building, unit or floor alone is many homes (已对3栋
+        # 2单元楼道进行清理) or an office (市行政审批局B座3楼), unless the text says someone
+        # lives there.
+        household = _HOUSEHOLD.search(chain) is not None
         start = m.start()
         # Walk back over the estate's name to where the address starts.
-        while start > 0 and m.start() - start < 12 and "\u4e00" <= norm[start - 1] <= "\u9fff":
+        while start > 0 and m.start() - start < 12 and _is_cjk(norm[start - 1]):
             if norm[start - 1] not in _ESTATE_STOP:
                 start -= 1
             elif norm[start - 2 : start] == "小区":
@@ -454,12 +808,14 @@ def _addresses(norm: str) -> Iterable[tuple[int, int, str, str, int]]:
                 start -= 2
             else:
                 break
+        if start < m.start():
+            if _PUBLIC_END.search(norm, start, m.start()):
+                continue  # 市政务服务中心3楼301室: a public office's room
+            if _ask_segmenter():
+                start += _estate_offset(norm[start : m.start()])
         triggered = _ADDR_TRIGGER.search(norm, max(0, start - 6), start) is not None
-        if not (strong or triggered):
+        if not (household or triggered):
             continue
-        if not triggered and start < m.start():
-            # Without 住/地址 before it, an estate name is kept unless the chain is strong.
-            start = start if strong else m.start()
         yield start, m.end(), "address", STARS, 6
 
 
@@ -495,16 +851,41 @@ def _overlaps(intervals: list[tuple[int, int]], starts: list[int], a: int, b: in
 # -- mask ----------------------------------------------------------------------------------
 
 
-def mask(text: str, *, terms: Iterable[str] = (), keep: Iterable[str] = ()) -> Masked:
+def _surname_of(name: str) -> str:
+    return name[:2] if name[:2] in COMPOUND_SURNAMES else name[:1]
+
+
+def mask(
+    text: str,
+    *,
+    terms: Iterable[str] = (),
+    keep: Iterable[str] = (),
+    names: Iterable[str] = (),
+    not_names: Iterable[str] = (),
+) -> Masked:
     """``text`` with its personal details masked; see the module docstring and
-    docs/masking.md for the rules."""
+    docs/masking.md for the rules.
+
+    ``names`` are possible names the supervisor confirmed: masked as names (黄**) wherever
+    they occur. ``not_names`` are possible names the supervisor dismissed: shown as they
+    are where the rules only thought them possible. A possible name in neither list is
+    masked, and its span says it is only possible (kind ``possible_name``)."""
     text = text or ""
     norm = text.translate(_FOLD)
+    _budget.left = SEGMENTER_BUDGET
     kept = _merge(_occurrences(text, keep))
     kept_starts = [a for a, _b in kept]
+    dismissed = {n for n in not_names if n}
 
-    candidates = [*_numbers(norm, text), *_addresses(norm)]
-    candidates.extend((a, b, kind, repl, 7) for a, b, kind, repl in _names(norm))
+    candidates = [*_numbers(norm, text), *_im_ids(norm, text), *_addresses(norm)]
+    candidates.extend(
+        (a, b, "name", _surname_of(text[a:b]) + "**", 7) for a, b in _occurrences(text, names)
+    )
+    candidates.extend(
+        (a, b, kind, repl, 8)
+        for a, b, kind, repl in _names(norm)
+        if not (kind == "possible_name" and text[a:b] in dismissed)
+    )
     # Higher priority first; within one, earlier and then longer first.
     candidates.sort(key=lambda c: (c[4], c[0], c[0] - c[1]))
 

@@ -46,6 +46,11 @@ class Notice(models.Model):
     # Masking for this notice: extra words shown as ****, and originals lifted from masking.
     terms = models.JSONField(_("masked terms"), default=list, blank=True)
     keep = models.JSONField(_("lifted from masking"), default=list, blank=True)
+    # Possible names (docs/masking.md) the supervisor decided on in the preview: confirmed
+    # ones are masked as names wherever they occur, dismissed ones are shown as they are.
+    # One not decided is masked.
+    confirmed_names = models.JSONField(_("confirmed names"), default=list, blank=True)
+    dismissed_names = models.JSONField(_("possible names kept"), default=list, blank=True)
     annex_rounds = models.ManyToManyField(
         Round, verbose_name=_("annex rounds"), blank=True, related_name="+"
     )

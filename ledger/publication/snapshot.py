@@ -11,7 +11,8 @@ deadlines, reasons, events, notes, progress and evidence never enter it.
 
 A preview builds the same structure with ``preview=True``: the texts are then ``SafeString``
 HTML with every masked span highlighted (``Masked.html()``), and the spans are listed so the
-supervisor can lift one.
+supervisor can lift one, and confirm or dismiss a possible name. A possible name nobody
+decided on is masked, in the preview as in the publication.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ledger.models import Item, Suggestion
 
 from . import figures as figures_mod
 from . import markup
-from .masking import KIND_LABELS, mask
+from .masking import KIND_LABELS, Masked, mask
 from .models import Notice
 
 
@@ -44,6 +45,20 @@ def chinese_date(value) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def _masked_slice(m: Masked, start: int, end: int) -> str:
+    """``m.source[start:end]`` as masked: a span cut by the ends is shown whole, masked."""
+    start, end = max(0, start), min(len(m.source), end)
+    out, pos = [], start
+    for span in m.spans:
+        if span.end <= start or span.start >= end:
+            continue
+        out.append(m.source[pos : max(pos, span.start)])
+        out.append(span.replacement)
+        pos = max(pos, span.end)
+    out.append(m.source[pos:end] if pos < end else "")
+    return "".join(out)
+
+
 class Masker:
     """Masks texts with the notice's terms and lifted spans, caching repeats, and collects
     the spans it masked (for the preview's list)."""
@@ -53,10 +68,12 @@ class Masker:
         self.spans: dict[tuple[str, str], dict] = {}
         terms = [t for t in notice.terms if t]
         keep = [k for k in notice.keep if k]
+        names = [n for n in notice.confirmed_names if n]
+        not_names = [n for n in notice.dismissed_names if n]
 
         @lru_cache(maxsize=20_000)
         def _mask(text: str):
-            return mask(text, terms=terms, keep=keep)
+            return mask(text, terms=terms, keep=keep, names=names, not_names=not_names)
 
         self._mask = _mask
 
@@ -76,6 +93,11 @@ class Masker:
                         "replacement": span.replacement,
                         "count": 0,
                     }
+                    if span.kind == "possible_name":
+                        # Where it was first seen: the words around it decide whether it is
+                        # a name.
+                        self.spans[key]["before"] = _masked_slice(m, span.start - 12, span.start)
+                        self.spans[key]["after"] = _masked_slice(m, span.end, span.end + 12)
                 self.spans[key]["count"] += 1
             return m.html()
         return m.text

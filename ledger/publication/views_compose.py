@@ -237,7 +237,11 @@ def section_move(request: HttpRequest, pk: int, section_pk: int) -> HttpResponse
 
 def _preview_context(notice: Notice) -> dict:
     snap = snapshot.build(notice, preview=True)
-    return {"notice": notice, "n": for_preview(snap), "spans": snap["spans"]}
+    spans = [s for s in snap["spans"] if s["kind"] != "possible_name"]
+    # The possible names wait for the supervisor: first in the panel, with the words
+    # around them. Undecided, they are masked, here as at publication.
+    possible = [s for s in snap["spans"] if s["kind"] == "possible_name"]
+    return {"notice": notice, "n": for_preview(snap), "spans": spans, "possible": possible}
 
 
 def for_preview(snap: dict) -> dict:
@@ -266,6 +270,12 @@ MASK_SUMMARIES = {
     "remove_term": gettext_lazy("Stopped masking a term in the notice %(notice)s"),
     "lift": gettext_lazy("Lifted a mask in the notice %(notice)s"),
     "unlift": gettext_lazy("Masked a lifted text again in the notice %(notice)s"),
+    # A possible name (docs/masking.md): who decided, and on which text.
+    "confirm_name": gettext_lazy("Confirmed a possible name as a name in the notice %(notice)s"),
+    "dismiss_name": gettext_lazy(
+        "Dismissed a possible name in the notice %(notice)s: shown as it is"
+    ),
+    "reopen_name": gettext_lazy("Took back a decision on a possible name in the notice %(notice)s"),
 }
 
 
@@ -283,6 +293,7 @@ def notice_mask(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "publication/preview.html", context, status=400)
     action, text = form.cleaned_data["action"], form.cleaned_data["text"]
     terms, keep = list(notice.terms), list(notice.keep)
+    confirmed, dismissed = list(notice.confirmed_names), list(notice.dismissed_names)
     if action == "add_term" and text not in terms:
         terms.append(text)
         keep = [k for k in keep if k != text]
@@ -298,7 +309,31 @@ def notice_mask(request: HttpRequest, pk: int) -> HttpResponse:
     elif action == "unlift":
         keep = [k for k in keep if k != text]
         messages.success(request, _("“%(text)s” is masked again.") % {"text": text})
-    if (terms, keep) != (list(notice.terms), list(notice.keep)):
+    elif action in ("confirm_name", "dismiss_name", "reopen_name"):
+        confirmed = [n for n in confirmed if n != text]
+        dismissed = [n for n in dismissed if n != text]
+        if action == "confirm_name":
+            confirmed.append(text)
+            keep = [k for k in keep if k != text]
+            messages.success(
+                request,
+                _("“%(text)s” is a name: masked everywhere in this notice.") % {"text": text},
+            )
+        elif action == "dismiss_name":
+            dismissed.append(text)
+            messages.success(
+                request,
+                _("“%(text)s” is not a name: shown as it is where it was a possible name.")
+                % {"text": text},
+            )
+        else:
+            messages.success(
+                request,
+                _("“%(text)s” is a possible name again: masked unless you decide.")
+                % {"text": text},
+            )
+    before = (notice.terms, notice.keep, notice.confirmed_names, notice.dismissed_names)
+    if (terms, keep, confirmed, dismissed) != tuple(list(v) for v in before):
         _audit(
             request,
             notice,
@@ -308,8 +343,9 @@ def notice_mask(request: HttpRequest, pk: int) -> HttpResponse:
             text=text,
         )
     notice.terms, notice.keep = terms, keep
+    notice.confirmed_names, notice.dismissed_names = confirmed, dismissed
     notice.updated_at = timezone.now()
-    notice.save(update_fields=["terms", "keep", "updated_at"])
+    notice.save(update_fields=["terms", "keep", "confirmed_names", "dismissed_names", "updated_at"])
     return redirect("publication:preview", notice.pk)
 
 
@@ -349,6 +385,8 @@ def notice_new_version(request: HttpRequest, pk: int) -> HttpResponse:
                 document_number=old.document_number,
                 terms=list(old.terms),
                 keep=list(old.keep),
+                confirmed_names=list(old.confirmed_names),
+                dismissed_names=list(old.dismissed_names),
                 version=old.version + 1,
                 replaces=old,
                 created_by=request.user,

@@ -4,6 +4,11 @@ The same ``ledger.publication.masking.mask`` that masks a notice's annexes, so a
 check by hand what the public would read:
 
     echo "村民陈建华，电话13800001234" | manage.py mask_text --show
+
+A possible name (a name the rules are unsure of) is masked, as at publication, and named on
+standard error, with or without ``--show``: ``--name N`` confirms one (masked as a name
+wherever it occurs), ``--not-name N`` dismisses one (shown as it is), as the supervisor does
+in a notice's preview.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from ledger.publication.masking import KIND_LABELS, mask
 class Command(BaseCommand):
     help = (
         "Read UTF-8 text on standard input and print it with personal details masked "
-        "(names, phone, ID and bank card numbers, e-mail, car plates, house addresses)."
+        "(names, phone, ID and bank card numbers, QQ and WeChat ids, e-mail, car plates, "
+        "house addresses); possible names are named on standard error."
     )
     # Tests pass a file object here instead of replacing sys.stdin.
     stealth_options = ("stdin",)
@@ -42,15 +48,52 @@ class Command(BaseCommand):
             help="Never mask the text K, even where a rule matches it. Repeatable.",
         )
         parser.add_argument(
+            "--name",
+            action="append",
+            default=[],
+            metavar="N",
+            help="N is a name: mask it as one wherever it occurs. Repeatable.",
+        )
+        parser.add_argument(
+            "--not-name",
+            action="append",
+            default=[],
+            metavar="N",
+            help="N is not a name: show it where it is only a possible name. Repeatable.",
+        )
+        parser.add_argument(
             "--show",
             action="store_true",
             help="List every masked span (kind, original → replacement) on standard error.",
         )
 
-    def handle(self, *args: Any, term: list[str], keep: list[str], show: bool, **options: Any):
+    def handle(
+        self,
+        *args: Any,
+        term: list[str],
+        keep: list[str],
+        name: list[str],
+        not_name: list[str],
+        show: bool,
+        **options: Any,
+    ):
         text = self.read(options.get("stdin") or sys.stdin)
-        masked = mask(text, terms=term, keep=keep)
+        masked = mask(text, terms=term, keep=keep, names=name, not_names=not_name)
         self.stdout.write(masked.text, ending="")
+        possible = [s for s in masked.spans if s.kind == "possible_name"]
+        for span in possible:
+            self.stderr.write(
+                _(
+                    "Possible name at %(start)d-%(end)d: %(original)s → %(replacement)s "
+                    "(masked; --not-name %(original)s shows it, --name %(original)s confirms it)"
+                )
+                % {
+                    "start": span.start,
+                    "end": span.end,
+                    "original": span.original,
+                    "replacement": span.replacement,
+                }
+            )
         if show:
             for span in masked.spans:
                 self.stderr.write(

@@ -45,7 +45,7 @@ lint: install
 
 # The ledger pages and transitions, then intake (import, export), consolidation, then
 # publication (publish, the published page under wrk).
-BENCH_SCRIPTS := bench/run.py bench/intake.py bench/consolidation.py bench/publication.py
+BENCH_SCRIPTS := bench/run.py bench/intake.py bench/consolidation.py bench/masking.py bench/publication.py bench/load.py
 
 bench: install
 	@scripts/ensure-packages $(PG_PACKAGES)

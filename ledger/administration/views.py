@@ -89,6 +89,18 @@ def _one_time(request: HttpRequest, user: User, password: str, created: bool) ->
     return response
 
 
+def _audit_account(request: HttpRequest, account: User, summary, params=None, **detail) -> None:
+    """A line of the audit trail about ``account`` (``summary`` names it %(account)s)."""
+    audit.record(
+        audit.Kind.ACCOUNT,
+        summary,
+        {"account": account.username, **(params or {})},
+        request=request,
+        target=audit.account_target(account),
+        detail={"account": account.pk, **detail},
+    )
+
+
 @never_cache
 @administrator_required
 def account_create(request: HttpRequest) -> HttpResponse:
@@ -124,13 +136,12 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             changed = audit.form_changes(form)
             form.save()
             if changed:
-                audit.record(
-                    audit.Kind.ACCOUNT,
+                _audit_account(
+                    request,
+                    account,
                     gettext_lazy("Changed the account %(account)s: %(fields)s"),
-                    {"account": account.username, "fields": "、".join(changed)},
-                    request=request,
-                    target=audit.account_target(account),
-                    detail={"account": account.pk, "changes": changed},
+                    {"fields": "、".join(changed)},
+                    changes=changed,
                 )
             messages.success(request, _("Account “%(name)s” saved.") % {"name": account})
             return redirect("manage:account", pk=account.pk)
@@ -152,13 +163,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def account_reset(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(User, pk=pk)
     password = accounts.reset_password(account)
-    audit.record(
-        audit.Kind.ACCOUNT,
-        gettext_lazy("Gave the account %(account)s a one-time password"),
-        {"account": account.username},
-        request=request,
-        target=audit.account_target(account),
-        detail={"account": account.pk},
+    _audit_account(
+        request, account, gettext_lazy("Gave the account %(account)s a one-time password")
     )
     return _one_time(request, account, password, created=False)
 
@@ -168,14 +174,7 @@ def account_reset(request: HttpRequest, pk: int) -> HttpResponse:
 def account_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(User, pk=pk)
     accounts.unlock(account)
-    audit.record(
-        audit.Kind.ACCOUNT,
-        gettext_lazy("Lifted the sign-in lockout of %(account)s"),
-        {"account": account.username},
-        request=request,
-        target=audit.account_target(account),
-        detail={"account": account.pk},
-    )
+    _audit_account(request, account, gettext_lazy("Lifted the sign-in lockout of %(account)s"))
     messages.success(request, _("“%(name)s” may sign in again.") % {"name": account})
     return redirect("manage:account", pk=account.pk)
 
@@ -189,15 +188,13 @@ def account_active(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("manage:account", pk=account.pk)
     account.is_active = request.POST.get("active") == "1"
     account.save(update_fields=["is_active"])
-    audit.record(
-        audit.Kind.ACCOUNT,
+    _audit_account(
+        request,
+        account,
         gettext_lazy("Reactivated the account %(account)s")
         if account.is_active
         else gettext_lazy("Deactivated the account %(account)s"),
-        {"account": account.username},
-        request=request,
-        target=audit.account_target(account),
-        detail={"account": account.pk, "active": account.is_active},
+        active=account.is_active,
     )
     text = (
         _("“%(name)s” is active again.")

@@ -237,7 +237,7 @@ def media_storage(kind: str) -> dict:
             # A name in use gets another, as on disk: two uploads of one file in a month
             # share a name, and deleting one must not take the other's file.
             "file_overwrite": False,
-            # A file read for a download is held in memory up to 5 MB, on disk beyond.
+            # A file read for a download is held in memory up to this size, on disk beyond.
             "max_memory_size": 5 * 1024 * 1024,
             "client_config": Config(
                 s3={"addressing_style": addressing},

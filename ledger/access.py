@@ -39,3 +39,10 @@ def auditor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
     """Signed in (else the sign-in page), and the auditor (else 404): the audit trail is
     read by the auditor alone (docs/audit.md)."""
     return login_required(_role_required(lambda user: user.is_auditor)(view))
+
+
+works_on_items_required = _role_required(lambda user: user.works_on_items)
+works_on_items_required.__doc__ = (
+    "404 for anyone signed in who takes no part in the ledger: the administrator and the "
+    "auditor (三员), and an account without a role."
+)

@@ -231,6 +231,7 @@ def test_the_auditor_sees_the_trail_and_nothing_else(client, cast, auditor, assi
         reverse("manage:accounts"),
         reverse("publication:manage"),
         reverse("intake:rounds"),
+        reverse("intake:export"),
     ):
         assert client.get(url).status_code == 404, url
     nav = client.get(reverse("ledger:audit")).content.decode()

@@ -35,7 +35,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from ledger import audit, jobs
-from ledger.access import supervisor_required
+from ledger.access import supervisor_required, works_on_items_required
 from ledger.inputs import parse_id
 from ledger.models import Category, Department, Item, Leader, Round, Suggestion
 from ledger.selectors import ledger_items
@@ -661,6 +661,7 @@ def _export(request: HttpRequest, params: dict[str, str], title: str, again: str
 
 
 @login_required
+@works_on_items_required
 def export_list(request: HttpRequest) -> HttpResponse:
     params = _export_params(request)
     round = None
@@ -671,6 +672,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@works_on_items_required
 def export_round(request: HttpRequest, pk: int) -> HttpResponse:
     round = get_object_or_404(Round, pk=pk)
     title = _("Ledger of %(round)s") % {"round": round.name}

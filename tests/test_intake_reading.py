@@ -292,3 +292,10 @@ def test_it_refuses_a_csv_that_is_neither_utf8_nor_gb18030():
     assert refusal(b"\x81\x30\xff\xff\x81", "f.csv") == (
         "CSV 文件既不是 UTF-8 也不是 GB18030 编码。请另存为“CSV UTF-8”格式。"
     )
+
+
+def test_a_nul_inside_a_cell_is_dropped_not_stored():
+    from ledger.intake.reading import clean
+
+    assert clean("学校\x00门口") == "学校门口"
+    assert clean("第一行\x00\n第二行", multiline=True) == "第一行\n第二行"

@@ -60,6 +60,9 @@ _HALF = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F) if chr(cp) not in KEEP_
 _HALF[0x3000] = 0x20  # ideographic space
 for _zw in ("\u200b", "\u200c", "\u200d", "\ufeff", "\u00a0"):
     _HALF[ord(_zw)] = 0x20 if _zw == "\u00a0" else None
+# A NUL inside a cell (a binary-damaged CSV past the part sniffed, an .xls string) is dropped:
+# PostgreSQL refuses it in text, and no one typed it.
+_HALF[0] = None
 HALF_WIDTH = str.maketrans(_HALF)
 
 

@@ -150,6 +150,15 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "ledger.auth.RectifyBackend",
 ]
+# Argon2id first (OWASP's first choice): as hard to guess against as PBKDF2's million
+# rounds, at a fraction of a sign-in's CPU, which two cores share among every request.
+# PBKDF2 stays to check the passwords stored before; each is rehashed at its next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "ledger.administration.passwords.MinimumLengthValidator"},

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from ledger import health
+from ledger.models import WorkerHeartbeat
 
 from .factory import make_user
 
@@ -37,10 +38,7 @@ def waiting_task(*, waited: int, run_after: datetime.datetime | None = None) -> 
 
 
 def beat(seconds_ago: int) -> None:
-    model = health._heartbeat_model()
-    if model is None:
-        pytest.skip("no WorkerHeartbeat model yet")
-    model.objects.create(
+    WorkerHeartbeat.objects.create(
         worker_id=f"w{seconds_ago}",
         beat_at=timezone.now() - datetime.timedelta(seconds=seconds_ago),
     )

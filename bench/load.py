@@ -24,7 +24,8 @@ database exactly once, on its item, by its author, and that nothing else was add
 
 It exits 1 when a request failed, a kind's p95 is not under --p95-ms, or the write check
 fails. Unknown arguments are ignored (``make bench`` passes the same BENCH_ARGS to every
-script); this script's own options have names no other bench script uses.
+script); its options have names no other bench script uses, but for --database-url, --seed
+and --keep, which mean what they mean there.
 """
 
 from __future__ import annotations
@@ -68,15 +69,17 @@ DEFAULT_DURATION = 60
 # items; here the ledger's size matters less than the number of people at work. The notice
 # annexes the whole ledger, so publishing it (before the run) grows with this.
 DEFAULT_ITEMS = 1_000
-# Sync workers, as deploy/rectify-web.service runs gunicorn. Two per core: a page is mostly
-# CPU (Django, the template) with short waits on PostgreSQL on the same two cores, and a
-# sign-in holds its worker for a quarter of a second of password hashing (PBKDF2), so two
-# workers alone would queue every page behind two sign-ins. More than four only adds
-# processes contending for the same two cores (gthread workers would serialise on the GIL
-# for the same CPU-bound work).
-DEFAULT_WORKERS = 4
+# Sync workers, three: as deploy/rectify-web.service runs gunicorn by default. On two cores
+# that is one more than the cores, so that a worker waiting on PostgreSQL leaves none idle,
+# and few enough that the CPU-bound requests (a sign-in's password hash, the review queue)
+# do not split the two cores four or six ways. Measured with the full scenario on the
+# two-core machine (Argon2id): sign-in p95 300-410 ms with two or three workers, 420-440 ms
+# with four or six; the other kinds the same within run-to-run noise. gthread workers would
+# serialise on the GIL for the same CPU-bound work.
+DEFAULT_WORKERS = 3
 # Users started per second: the 75 users of the full run in 25 s, so that the sign-ins
-# (about 0.26 s of one core each, for PBKDF2) arrive as a morning's would, spread out.
+# (each a password hash: a sixth of a second of CPU with Argon2id, a quarter with PBKDF2)
+# arrive as a morning's would, spread out rather than all at once.
 DEFAULT_SPAWN_RATE = 3.0
 # Seconds between two clicks of one user, drawn evenly: a brisk pace, several times a real
 # person's, so that 75 users make the load of some hundreds.
@@ -269,8 +272,8 @@ def seed(args: argparse.Namespace, scratch: Path, run_id: str) -> dict[str, Any]
     bench, _figures = run.seed(
         argparse.Namespace(items=args.load_items, transitions=1), rng, scratch
     )
-    # One PBKDF2 hash for every account: each sign-in checks it as it would its own, and the
-    # seeding does not spend a quarter of a second per account making them.
+    # One hash, with the settings' first hasher, for every account: each sign-in checks it
+    # as it would its own, and the seeding does not spend a hash's time per account.
     password = f"Load-{secrets.token_urlsafe(12)}"
     hashed = make_password(password)
 
@@ -590,7 +593,7 @@ def run_locust(
         str(scratch / "locust"),
         "--only-summary",
         "--loglevel",
-        "WARNING",
+        "INFO",
     ]
     env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
     env["RECTIFY_LOAD_PLAN"] = str(plan_path)
@@ -622,6 +625,7 @@ def run_locust(
     except subprocess.TimeoutExpired as error:
         raise BenchFailure(f"locust did not finish in time: {error.stderr}") from None
     after = cpu_snapshot(*watch)
+    (scratch / "locust.log").write_text(done.stderr, encoding="utf-8")
     samples_path = Path(plan["samples"])
     if not samples_path.exists():
         raise BenchFailure(f"locust failed ({done.returncode}): {done.stderr[-3000:]}")
@@ -699,12 +703,19 @@ def figures(samples: list[list]) -> tuple[dict[str, dict[str, Any]], dict[str, d
 
 
 def check_writes(run_id: str, journal: list[dict], progress_before: int) -> tuple[bool, str]:
-    """Every accepted report in the database once, on its item, by its author; no other
-    progress report added since the run began."""
+    """Every accepted report in the database once, on its item, by its author; none that
+    failed (refused, or an error the browser saw); no other report added since the run
+    began.
+
+    A report whose answer never came (the run ended while it was in flight) may be stored
+    or not, but once at most: the browser never learnt either way.
+    """
     from ledger.models import Progress
 
-    accepted = {e["marker"]: e for e in journal if e["state"] == "accepted"}
-    sent = {e["marker"] for e in journal if e["state"] == "sent"}
+    sent = {e["marker"]: e for e in journal if e["state"] == "sent"}
+    accepted = {e["marker"] for e in journal if e["state"] == "accepted"}
+    failed = {e["marker"] for e in journal if e["state"] == "failed"}
+    unanswered = set(sent) - accepted - failed
     pattern = re.compile(re.escape(f"[{run_id}-") + r"[^\]]+\]")
     stored: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
     unmarked = 0
@@ -717,30 +728,39 @@ def check_writes(run_id: str, journal: list[dict], progress_before: int) -> tupl
             unmarked += 1
         else:
             stored[found.group(0)].append((item_id, author))
-    missing = [m for m in accepted if m not in stored]
-    twice = [m for m, where in stored.items() if len(where) > 1]
-    misplaced = [
-        m for m, e in accepted.items() if m in stored and stored[m][0] != (e["item"], e["user"])
-    ]
-    unacknowledged = [m for m in stored if m not in accepted]
-    ok = bool(accepted) and not (missing or twice or misplaced or unacknowledged or unmarked)
-    detail = (
-        f"{len(sent)} progress reports sent, {len(accepted)} accepted; in the database: "
-        f"{len(accepted) - len(missing)} of the accepted, each "
-        f"{'once' if not twice else 'NOT once'} ({len(missing)} missing, {len(twice)} "
-        f"stored twice or more, {len(misplaced)} on the wrong item or author); "
-        f"{len(unacknowledged)} stored but not acknowledged, {unmarked} other reports added"
+    missing = sorted(accepted - set(stored))
+    twice = sorted(m for m, where in stored.items() if len(where) > 1)
+    misplaced = sorted(
+        m
+        for m, where in stored.items()
+        if m in sent and where[0] != (sent[m]["item"], sent[m]["user"])
     )
+    failed_but_stored = sorted(failed & set(stored))
+    never_sent = sorted(set(stored) - set(sent))
+    ok = bool(accepted) and not (
+        missing or twice or misplaced or failed_but_stored or never_sent or unmarked
+    )
+    detail = (
+        f"{len(sent)} progress reports sent, {len(accepted)} accepted, {len(failed)} failed, "
+        f"{len(unanswered)} unanswered when the run ended; in the database: "
+        f"{len(accepted) - len(missing)} of the accepted ({len(missing)} missing), "
+        f"{len(twice)} stored twice or more, {len(misplaced)} on the wrong item or author, "
+        f"{len(failed_but_stored)} failed but stored, {len(never_sent)} never sent, "
+        f"{unmarked} other reports added"
+    )
+    if unanswered:
+        detail += f"; of the unanswered, {len(unanswered & set(stored))} stored"
     if not accepted:
         detail += "; no report was accepted, so nothing was checked"
     for label, markers in (
         ("missing", missing),
-        ("twice", twice),
-        ("misplaced", misplaced),
-        ("unacknowledged", unacknowledged),
+        ("stored twice or more", twice),
+        ("on the wrong item or author", misplaced),
+        ("failed but stored", failed_but_stored),
+        ("never sent", never_sent),
     ):
         if markers:
-            detail += f"\n  {label}: {', '.join(sorted(markers)[:10])}"
+            detail += f"\n  {label}: {', '.join(markers[:10])}"
     return ok, detail
 
 
@@ -866,6 +886,11 @@ def report(
         print("errors:")
         for message, n in messages.most_common(10):
             print(f"  {n:>5} × {message}")
+    if "Not all users finished" in result["stderr"]:
+        print(
+            f"note: some users were still at work {STOP_TIMEOUT} s after the time was up, "
+            "and were stopped where they were"
+        )
     if "CPU usage above" in result["stderr"]:
         print(
             "note: locust warned that its CPU use went above 90%: its times then include "

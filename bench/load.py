@@ -72,10 +72,8 @@ DEFAULT_ITEMS = 1_000
 # Sync workers, three: as deploy/rectify-web.service runs gunicorn by default. On two cores
 # that is one more than the cores, so that a worker waiting on PostgreSQL leaves none idle,
 # and few enough that the CPU-bound requests (a sign-in's password hash, the review queue)
-# do not split the two cores four or six ways. Measured with the full scenario on the
-# two-core machine (Argon2id): sign-in p95 300-410 ms with two or three workers, 420-440 ms
-# with four or six; the other kinds the same within run-to-run noise. gthread workers would
-# serialise on the GIL for the same CPU-bound work.
+# do not split the two cores four or six ways (bench/README.md has the figures by worker
+# count). gthread workers would serialise on the GIL for the same CPU-bound work.
 DEFAULT_WORKERS = 3
 # Users started per second: the 75 users of the full run in 25 s, so that the sign-ins
 # (each a password hash: a sixth of a second of CPU with Argon2id, a quarter with PBKDF2)

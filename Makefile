@@ -44,8 +44,11 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings
 
 # The ledger pages and transitions, then intake (import, export), consolidation, then
-# publication (publish, the published page under wrk).
-BENCH_SCRIPTS := bench/run.py bench/intake.py bench/consolidation.py bench/masking.py bench/publication.py bench/load.py
+# publication (publish, the published page under wrk), the load bench, then the escalation
+# ladder's daily proposal (on SQLite and on a PostgreSQL cluster of its own; under make
+# bench-pg, on the given server), then the ledger printed as a PDF, then the supervision
+# dashboard (likewise on both databases).
+BENCH_SCRIPTS := bench/run.py bench/intake.py bench/consolidation.py bench/masking.py bench/publication.py bench/load.py bench/ladder.py bench/ledger_pdf.py bench/dashboard.py
 
 bench: install
 	@scripts/ensure-packages $(PG_PACKAGES)

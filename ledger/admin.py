@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
+from django.db import models
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -68,6 +69,9 @@ class DepartmentAdmin(ReferenceAdmin):
     list_display = ["name", "email", "order", "is_active", "official_count"]
     search_fields = ["name", "email"]
     fields = ["name", "email", "order", "is_active"]
+    # The list's form builds every field, the robot's address too (it is set on
+    # /manage/departments/, never here): read it as https, as its own form does.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(officials=Count("users"))

@@ -79,3 +79,13 @@ class LedgerConfig(AppConfig):
         auth.user_login_failed.connect(audit.on_sign_in_failed, dispatch_uid="audit-sign-in-failed")
         auth.user_logged_out.connect(audit.on_signed_out, dispatch_uid="audit-sign-out")
         user_locked_out.connect(audit.on_locked_out, dispatch_uid="audit-locked-out")
+
+        # A change to the working-day calendar is seen at once by this process.
+        from django.db.models.signals import post_delete
+
+        from .supervision import workdays
+        from .supervision.models import CalendarDay, ScheduleYear
+
+        for model in (CalendarDay, ScheduleYear):
+            for signal in (post_save, post_delete):
+                signal.connect(workdays.on_calendar_changed, sender=model, weak=False)

@@ -131,6 +131,35 @@ class ItemFilter(django_filters.FilterSet):
     due_to = django_filters.DateFilter(
         field_name="deadline", lookup_expr="lte", label=_("Deadline to")
     )
+    # What the supervision dashboard's figures link to (docs/supervision.md): each selects
+    # exactly the items behind a figure.
+    track = django_filters.ChoiceFilter(choices=Item.Track.choices, label=_("Track"))
+    # The escalation ladder's step an item has reached (Item.ladder_step), or none yet.
+    ladder_step = django_filters.ChoiceFilter(
+        choices=[*Item.LadderStep.choices, ("none", _("No step yet"))],
+        method="filter_ladder_step",
+        label=_("Ladder step"),
+    )
+    stage = django_filters.ChoiceFilter(
+        choices=[("handed_over", _("Handed over (not awaiting assignment)")), ("open", _("Open"))],
+        method="filter_stage",
+        label=_("Stage"),
+    )
+    without = django_filters.ChoiceFilter(
+        choices=[
+            ("category", _("No category")),
+            ("lead", _("No lead department")),
+            ("leader", _("No responsible leader")),
+        ],
+        method="filter_without",
+        label=_("Without"),
+    )
+    closed_from = django_filters.DateFilter(
+        field_name="closed_on", lookup_expr="gte", label=_("Closed out from")
+    )
+    closed_to = django_filters.DateFilter(
+        field_name="closed_on", lookup_expr="lte", label=_("Closed out to")
+    )
     q = django_filters.CharFilter(method="filter_keyword", label=_("Keyword"))
 
     class Meta:
@@ -165,6 +194,18 @@ class ItemFilter(django_filters.FilterSet):
 
     def filter_escalated(self, queryset, name, value):
         return queryset.filter(escalated_at__isnull=not value)
+
+    def filter_ladder_step(self, queryset, name, value):
+        return queryset.filter(ladder_step="" if value == "none" else value)
+
+    def filter_stage(self, queryset, name, value):
+        if value == "open":
+            return queryset.filter(state__in=Item.OPEN_STATES)
+        return queryset.exclude(state=Item.State.DRAFT)
+
+    def filter_without(self, queryset, name, value):
+        field = {"category": "category", "lead": "lead_department", "leader": "leader"}[value]
+        return queryset.filter(**{f"{field}__isnull": True})
 
     def filter_keyword(self, queryset, name, value):
         """The item's number or problem, or the text of any suggestion merged into it: all

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import evidence
 from .models import Category, Department, Item, Leader
+from .supervision import workdays
 
 
 class DateInput(forms.DateInput):
@@ -46,6 +48,74 @@ def check_deadline(deadline: datetime.date, past: str) -> None:
             code="too_far",
             params={"years": DEADLINE_YEARS, "date": latest.isoformat()},
         )
+
+
+def working_days_field() -> forms.IntegerField:
+    """A deadline given as a number of working days from today, instead of a date."""
+    return forms.IntegerField(
+        label=_("Or: working days from today"),
+        required=False,
+        min_value=1,
+        help_text=_(
+            "Instead of a date: the deadline is that many working days from today, holidays "
+            "and make-up workdays (调休) counted."
+        ),
+    )
+
+
+def count_working_days(
+    form: forms.Form, data: dict, field: str = "deadline", shown: datetime.date | None = None
+) -> None:
+    """Turn the form's ``working_days`` into the date of ``field``, in ``data``. A date given
+    too must be that same day, unless it is the one the form was drawn with (``shown``),
+    which the user left as it was. The number stays in ``data`` for the event."""
+    n = data.get("working_days")
+    if n is None or "working_days" in form.errors or field in form.errors:
+        return
+    today = timezone.localdate()
+    calendar = workdays.calendar()
+    latest = years_after(today, DEADLINE_YEARS)
+    # Bounded before counting: the count walks the days one by one.
+    most = calendar.between(today, latest)
+    if n > most:
+        form.add_error(
+            "working_days",
+            ValidationError(
+                _("A deadline can be at most %(years)d years from today: %(most)d working days."),
+                code="too_far",
+                params={"years": DEADLINE_YEARS, "most": most},
+            ),
+        )
+        return
+    counted = calendar.add(today, n)
+    given = data.get(field)
+    if given is not None and given not in (counted, shown):
+        form.add_error(
+            "working_days",
+            ValidationError(
+                _(
+                    "%(n)d working days from today is %(counted)s, not the date given "
+                    "(%(given)s): give the date or the number of working days, not both."
+                ),
+                code="disagree",
+                params={"n": n, "counted": counted.isoformat(), "given": given.isoformat()},
+            ),
+        )
+        return
+    data[field] = counted
+
+
+def counted_deadline(data: dict, field: str = "deadline") -> str:
+    """The deadline a number of working days gave, for the confirmation message; "" when
+    the deadline was given as a date."""
+    n, day = data.get("working_days"), data.get(field)
+    if not n or day is None:
+        return ""
+    return ngettext(
+        "Deadline: %(date)s, %(n)d working day from today.",
+        "Deadline: %(date)s, %(n)d working days from today.",
+        n,
+    ) % {"date": day.isoformat(), "n": n}
 
 
 class ActionForm(forms.Form):
@@ -98,6 +168,7 @@ class Responsibility(forms.Form):
         label=_("Responsible person"), max_length=100, required=False
     )
     deadline = forms.DateField(label=_("Deadline"), widget=DateInput(), required=False)
+    working_days = working_days_field()
     long_term = forms.BooleanField(label=_("Long-term (长期坚持), no deadline"), required=False)
 
     def clean_deadline(self):
@@ -112,16 +183,24 @@ class Responsibility(forms.Form):
     # keeps each item's own may leave it empty.
     deadline_required = True
 
+    def shown_deadline(self) -> datetime.date | None:
+        """The date the form was drawn with: left there beside a number of working days, it
+        is not a second answer."""
+        return None
+
     def clean(self):
         data = super().clean()
         if data.get("long_term"):
             data["deadline"] = None
-        elif (
-            self.deadline_required
-            and data.get("deadline") is None
-            and "deadline" not in self.errors
-        ):
-            self.add_error("deadline", _("Set the deadline, or mark the item long-term."))
+            data["working_days"] = None
+        else:
+            count_working_days(self, data, shown=self.shown_deadline())
+            if (
+                self.deadline_required
+                and data.get("deadline") is None
+                and not {"deadline", "working_days"} & set(self.errors)
+            ):
+                self.add_error("deadline", _("Set the deadline, or mark the item long-term."))
         lead = data.get("lead_department")
         if lead is not None and lead in (data.get("co_departments") or []):
             self.add_error(
@@ -165,6 +244,9 @@ class AssignForm(ItemForm, Responsibility):
 
     def initial_for(self, item: Item) -> dict:
         return responsibility_of(item)
+
+    def shown_deadline(self) -> datetime.date | None:
+        return self.item.deadline
 
 
 class ReassignForm(AssignForm):
@@ -291,6 +373,7 @@ class GrantExtensionForm(ItemForm):
         required=False,
         help_text=_("The date asked for; another may be granted instead."),
     )
+    working_days = working_days_field()
     note = forms.CharField(
         label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -301,6 +384,12 @@ class GrantExtensionForm(ItemForm):
         if deadline is not None:
             check_deadline(deadline, _("The new deadline cannot be in the past."))
         return deadline
+
+    def clean(self):
+        data = super().clean()
+        if data.get("working_days") is not None:
+            count_working_days(self, data, shown=self.initial_for(self.item).get("deadline"))
+        return data
 
     def initial_for(self, item: Item) -> dict:
         # The page that shows the request has it at hand (``pending_extension``).

@@ -20,7 +20,14 @@ ITEM_FIELDS = (
     "responsible_person",
     "remarks",
 )
-PROPOSAL_FIELDS = ("leader", "lead_department", "co_departments", "deadline", "long_term")
+PROPOSAL_FIELDS = (
+    "leader",
+    "lead_department",
+    "co_departments",
+    "deadline",
+    "working_days",
+    "long_term",
+)
 
 
 def _category_choices() -> list:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .forms import Responsibility
 from .inputs import parse_id
+from .models import Item
 
 # One page of the bulk list is 50 rows; a little room for a hand-made request, no more, so
 # that one POST cannot hold the database in one transaction over the whole ledger.
@@ -74,6 +75,7 @@ class BulkAssignForm(Responsibility):
         "lead_department",
         "co_departments",
         "deadline",
+        "working_days",
         "long_term",
     ]
 
@@ -90,6 +92,18 @@ class BulkAssignForm(Responsibility):
         self.fields["deadline"].help_text = _(
             "Leave empty to keep each item's proposed deadline, or its being long-term."
         )
+
+    def shown_deadline(self):
+        """The page starts from the deadline its drafts propose alike: when every ticked
+        item proposes one and the same, that is the date the form showed."""
+        picks = self.cleaned_data.get("selection") or []
+        deadlines = list(
+            Item.objects.filter(pk__in=[pk for pk, _version in picks])
+            .order_by()
+            .values_list("deadline", flat=True)
+            .distinct()[:2]
+        )
+        return deadlines[0] if len(deadlines) == 1 else None
 
     def long_term(self) -> bool | None:
         """Long-term ticked, a deadline given (not long-term), or None: each item's own."""

@@ -13,7 +13,7 @@ import dataclasses
 from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
 from .models import Event, Item
 from .workflow import LONG_TERM
@@ -125,6 +125,82 @@ def lines(event: Event) -> list[Line]:
             out.append(Line(_("Suggestions moved"), _seqs(data["suggestions"])))
         if data.get("progress"):
             out.append(Line(_("Progress reports moved"), str(data["progress"])))
+    elif kind in (Kind.REMIND, Kind.URGE, Kind.ESCALATE, Kind.CIRCULATE):
+        out += _ladder(data)
+    elif kind == Kind.RATE:
+        out += _rating(data)
+    elif kind == Kind.REOPEN:
+        if data.get("new_deadline"):
+            out.append(
+                Line(
+                    label("deadline"),
+                    before=value("deadline", data.get("old_deadline")),
+                    after=data["new_deadline"],
+                )
+            )
+        if data.get("satisfaction") in Item.Satisfaction.values:
+            out.append(Line(_("Rating"), str(Item.Satisfaction(data["satisfaction"]).label)))
+    if data.get("working_days") and kind in (
+        Kind.ASSIGN,
+        Kind.REASSIGN,
+        Kind.EXTENSION_GRANT,
+        Kind.REOPEN,
+    ):
+        out.append(Line(_("Deadline counted as"), _working_days(data)))
+    return out
+
+
+def _working_days(data: dict) -> str:
+    """A deadline set as a number of working days, and the day it was counted from."""
+    n = data["working_days"]
+    return ngettext("%(n)s working day from %(day)s", "%(n)s working days from %(day)s", n) % {
+        "n": n,
+        "day": data.get("counted_from", ""),
+    }
+
+
+def _ladder(data: dict) -> list[Line]:
+    """A step of the escalation ladder: how late the item was, the new deadline of a
+    挂牌督办, and the number of the notice it went out in."""
+    out = []
+    if data.get("new_deadline"):
+        out.append(
+            Line(
+                label("deadline"),
+                before=value("deadline", data.get("deadline")),
+                after=data["new_deadline"],
+            )
+        )
+    n = data.get("working_days")
+    if isinstance(n, int) and n > 0:
+        out.append(
+            Line(
+                _("Past the deadline"),
+                ngettext("%(n)s working day", "%(n)s working days", n) % {"n": n},
+            )
+        )
+    elif isinstance(n, int):
+        out.append(
+            Line(
+                _("Left before the deadline"),
+                ngettext("%(n)s working day", "%(n)s working days", -n) % {"n": -n},
+            )
+        )
+    notice = data.get("notice")
+    if isinstance(notice, dict) and notice.get("number"):
+        out.append(Line(_("Document no."), str(notice["number"])))
+    return out
+
+
+def _rating(data: dict) -> list[Line]:
+    """A phone review's rating (专项评议), its comment and the sheet it came in."""
+    out = []
+    if data.get("rating") in Item.Satisfaction.values:
+        out.append(Line(_("Rating"), str(Item.Satisfaction(data["rating"]).label)))
+    if data.get("comment"):
+        out.append(Line(_("Review comment"), data["comment"]))
+    if data.get("file"):
+        out.append(Line(_("Imported from"), data["file"]))
     return out
 
 

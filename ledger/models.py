@@ -33,6 +33,18 @@ def deadline_key() -> Coalesce:
     return Coalesce("deadline", far, output_field=models.DateField())
 
 
+def due_soon_limit(today: datetime.date) -> datetime.date:
+    """The last deadline the yellow light is on for: ``DUE_SOON_DAYS`` working days on."""
+    from .supervision.workdays import due_soon_limit as limit
+
+    return limit(today)
+
+
+class RobotKind(models.TextChoices):
+    WECOM = "wecom", _("WeCom (企业微信)")
+    DINGTALK = "dingtalk", _("DingTalk (钉钉)")
+
+
 class Department(models.Model):
     """A unit (部门/单位) that leads or shares items; every official belongs to one."""
 
@@ -40,6 +52,13 @@ class Department(models.Model):
     email = models.EmailField(_("email for notices"), blank=True)
     order = models.PositiveIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    # The department's group robot (企业微信 or 钉钉): notices go there too, sent by the worker
+    # (ledger/supervision/robots.py). The secret is 钉钉's signing secret.
+    robot_kind = models.CharField(
+        _("group robot"), max_length=10, choices=RobotKind.choices, blank=True
+    )
+    robot_url = models.URLField(_("robot webhook address"), max_length=500, blank=True)
+    robot_secret = models.CharField(_("robot signing secret"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["order", "name"]
@@ -243,12 +262,15 @@ def is_overdue(state: str, deadline: datetime.date | None, today: datetime.date)
 
 
 def due_within_condition(days: int, today: datetime.date | None = None) -> Q:
-    """Falling due (临期): in a department's hands, the deadline within ``days`` from today."""
+    """Falling due (临期): in a department's hands, the deadline within ``days`` working days
+    from today."""
+    from .supervision.workdays import calendar
+
     today = today or timezone.localdate()
     return Q(
         state__in=Item.OPEN_STATES,
         deadline__gte=today,
-        deadline__lte=today + datetime.timedelta(days=days),
+        deadline__lte=calendar().add(today, days),
     )
 
 
@@ -332,6 +354,17 @@ class Item(models.Model):
         DONE = "done", _("Done")
         LONG_TERM = "long_term", _("Partly done, kept up long-term")
 
+    class Satisfaction(models.TextChoices):
+        SATISFIED = "satisfied", _("Satisfied (满意)")
+        BASIC = "basic", _("Mostly satisfied (基本满意)")
+        UNSATISFIED = "unsatisfied", _("Not satisfied (不满意)")
+
+    class LadderStep(models.TextChoices):
+        REMIND = "remind", _("Reminder (临近提醒)")
+        URGE = "urge", _("Urged (催办)")
+        ESCALATE = "escalate", _("Escalated (挂牌督办)")
+        CIRCULATE = "circulate", _("Circulated (通报)")
+
     OPEN_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.REQUESTED)
     # The states an item that counts can be in: all but withdrawn.
     LIVE_STATES = (State.DRAFT, *OPEN_STATES, State.CLOSED)
@@ -414,6 +447,15 @@ class Item(models.Model):
     # Escalation (挂牌督办) is an event, not a state; this is when the last one was made,
     # kept on the row so that lists can filter on it without reading the history.
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # The highest step of the escalation ladder confirmed for the item (ledger/supervision),
+    # kept on the row for the list's filter and column as escalated_at is.
+    ladder_step = models.CharField(
+        _("ladder step"), max_length=10, choices=LadderStep.choices, blank=True, default=""
+    )
+    # The newest rating of the phone review (专项评议), kept on the row likewise.
+    satisfaction = models.CharField(
+        _("satisfaction"), max_length=12, choices=Satisfaction.choices, blank=True, default=""
+    )
     # Where a withdrawn item's suggestions and progress went when it was merged (合并).
     merged_into = models.ForeignKey(
         "self",
@@ -495,6 +537,32 @@ class Item(models.Model):
                 fields=["lead_department", "state", "deadline"], name="item_lead_state_deadline"
             ),
             models.Index(fields=["leader", "state"], name="item_leader_state"),
+            # The list's ladder filter: the items at a step, few among many.
+            models.Index(
+                fields=["ladder_step", "state"],
+                condition=~Q(ladder_step=""),
+                name="item_ladder_step",
+            ),
+            # The supervision dashboard: every column its figures read, in the order of
+            # its one GROUP BY (supervision.dashboard._grouped), so that the grouping is one
+            # walk of this index, without a sort or a read of the wide rows. The id last:
+            # an official's reach is tested on it (PostgreSQL's index-only scans).
+            models.Index(
+                fields=[
+                    "category",
+                    "lead_department",
+                    "leader",
+                    "round",
+                    "state",
+                    "deadline",
+                    "percent",
+                    "track",
+                    "ladder_step",
+                    "closed_on",
+                    "id",
+                ],
+                name="item_dashboard",
+            ),
             # An official's list in its default order: the led part of a page is read from
             # here (selectors.Ledger.parts), the first rows without sorting the rest. A
             # keyword within a department's round ANDs it with the trigram index. (The id
@@ -548,14 +616,17 @@ class Item(models.Model):
         today = today or timezone.localdate()
         if self.deadline < today:
             return "red"
-        if self.deadline <= today + datetime.timedelta(days=settings.DUE_SOON_DAYS):
+        if self.deadline <= due_soon_limit(today):
             return "yellow"
         return "green"
 
     def days_overdue(self, today: datetime.date | None = None) -> int:
+        """Working days past the deadline (0 on the deadline day itself)."""
         if not self.is_overdue(today):
             return 0
-        return ((today or timezone.localdate()) - self.deadline).days
+        from .supervision.workdays import calendar
+
+        return calendar().between(self.deadline, today or timezone.localdate())
 
 
 class CoDepartment(models.Model):
@@ -855,6 +926,12 @@ class Event(models.Model):
         REASSIGN = "reassign", _("Reassigned")
         MERGE = "merge", _("Merged another item into this one")
         WITHDRAW = "withdraw", pgettext_lazy("event", "Withdrawn")
+        # The escalation ladder's steps other than 挂牌督办 (ESCALATE above).
+        REMIND = "remind", _("Reminded of the deadline")
+        URGE = "urge", _("Urged")
+        CIRCULATE = "circulate", _("Circulated in a bulletin")
+        RATE = "rate", _("Rated in the phone review")
+        REOPEN = "reopen", _("Reopened")
 
     item = models.ForeignKey(
         Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="events"
@@ -905,6 +982,10 @@ class Notification(models.Model):
         WITHDRAW = "withdraw", _("Item withdrawn")
         EXTENSION_GRANT = "extension_grant", _("Extension granted")
         EXTENSION_REFUSE = "extension_refuse", _("Extension refused")
+        REMIND = "remind", _("Deadline near")
+        URGE = "urge", _("Urged")
+        CIRCULATE = "circulate", _("Circulated in a bulletin")
+        REOPEN = "reopen", _("Reopened")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -946,6 +1027,10 @@ class Notification(models.Model):
                         "withdraw",
                         "extension_grant",
                         "extension_refuse",
+                        "remind",
+                        "urge",
+                        "circulate",
+                        "reopen",
                     ]
                 ),
                 name="notification_kind_valid",
@@ -1113,6 +1198,9 @@ class AuditEntry(models.Model):
         MASKING = "masking", _("Masking lifted or restored")
         EXPORT = "export", _("Export")
         DOWNLOAD = "download", _("Evidence download")
+        CALENDAR = "calendar", _("Working-day calendar")
+        LADDER = "ladder", _("Escalation ladder")
+        SCORES = "scores", _("Department scores")
 
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -1148,6 +1236,7 @@ class AuditEntry(models.Model):
         raise AuditTrailError("The audit trail is append-only: its lines are never deleted.")
 
 
-# Notices (公示) live in their own module and belong to this app: importing them here is
-# what registers them.
+# Notices (公示) and supervision live in their own modules and belong to this app:
+# importing them here is what registers them.
 from .publication import models as _publication_models  # noqa: E402, F401
+from .supervision import models as _supervision_models  # noqa: E402, F401

@@ -5,7 +5,8 @@ Two entry points:
 - ``notify(event)`` is called by ``ledger.workflow`` inside a transition's transaction, right
   after its ``Event`` is written. The ``Notification`` rows go into that same transaction
   (a transition rolled back leaves none), and the emails wait for its commit
-  (``transaction.on_commit``): nobody is mailed about a change that never happened.
+  (``transaction.on_commit``): nobody is mailed about a change that never happened. The
+  departments' group robots are told likewise (``supervision.robots``).
 - ``send_reminders(today=…, days=…)`` is what ``manage.py send_reminders`` runs: one digest a
   day per department of its open items that are overdue or due soon.
 
@@ -32,10 +33,17 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .models import Department, Event, Item, Notification, ReminderDigest, User
+from .supervision import robots
+from .supervision.workdays import calendar
 
 logger = logging.getLogger(__name__)
 
 NOTIFIED = frozenset(Notification.Kind.values)
+# The escalation ladder's steps (supervision.ladder): the lead department and the item's
+# leader, who answers for it, hear of each.
+LADDER_KINDS = frozenset(
+    {Event.Kind.REMIND, Event.Kind.URGE, Event.Kind.ESCALATE, Event.Kind.CIRCULATE}
+)
 
 
 def item_url(item_id: int) -> str:
@@ -68,8 +76,10 @@ def _recipients(event: Event) -> list[tuple[int, str, int | None]]:
     the actor.
 
     Assignment reaches the lead and the co-responsible departments, since all of them must
-    act; a return or an approval reaches the lead department, which asked for close-out;
-    an escalation reaches the lead department and the item's leader, who answers for it.
+    act; a return or an approval reaches the lead department, which asked for close-out,
+    and so does a reopening, which hands the item back to it;
+    an escalation, and every other step of the escalation ladder, reaches the lead
+    department and the item's leader, who answers for it.
     A change of assignment reaches every department that answers for the item and those
     that no longer do; a withdrawal, every department that answered for it; a decision on
     an extension, the lead department and whoever asked. One query, whatever the number
@@ -83,7 +93,7 @@ def _recipients(event: Event) -> list[tuple[int, str, int | None]]:
     if event.kind == Event.Kind.REASSIGN:
         departments |= Q(department_id__in=event.data.get("lost", []))
     who = Q(role=User.Role.OFFICIAL) & departments
-    if event.kind == Event.Kind.ESCALATE and item.leader_id is not None:
+    if event.kind in LADDER_KINDS and item.leader_id is not None:
         who |= Q(role=User.Role.LEADER, leader_id=item.leader_id)
     if event.kind in (Event.Kind.EXTENSION_GRANT, Event.Kind.EXTENSION_REFUSE):
         who |= Q(pk=event.data.get("requested_by"))
@@ -97,6 +107,8 @@ def notify(event: Event) -> None:
     """Notify those concerned by ``event``; call it inside the transition's transaction."""
     if event.kind not in NOTIFIED:
         return
+    # A department's group robot hears of it whether or not anyone there has an account.
+    robots.enqueue(event)
     users = _recipients(event)
     if not users:
         return
@@ -155,7 +167,23 @@ def headline(kind: str, data: dict | None, audience: str = "") -> str:
     if kind == Kind.APPROVE:
         return _("The close-out of this item was approved.")
     if kind == Kind.ESCALATE:
+        if data.get("new_deadline"):
+            return _(
+                "This item has been escalated (挂牌督办): complete its rectification by the "
+                "new deadline, %(deadline)s."
+            ) % {"deadline": data["new_deadline"]}
         return _("This item has been escalated: please speed up its rectification.")
+    if kind == Kind.REMIND:
+        return _("The deadline of this item is near: %(deadline)s.") % {
+            "deadline": data.get("deadline", "")
+        }
+    if kind == Kind.URGE:
+        return _("This item is past its deadline: please speed up its rectification.")
+    if kind == Kind.CIRCULATE:
+        return _(
+            "This item is circulated in a bulletin (通报): it was escalated and is still not "
+            "done by the deadline the escalation gave."
+        )
     if kind == Kind.REASSIGN:
         if audience == LOST:
             return _("This item is no longer your department's: its assignment was changed.")
@@ -181,6 +209,10 @@ def headline(kind: str, data: dict | None, audience: str = "") -> str:
                 "granted": granted
             }
         return _("The extension was granted.")
+    if kind == Kind.REOPEN:
+        return _(
+            "This item was reopened: its close-out is withdrawn and its rectification goes on."
+        )
     if kind == Kind.EXTENSION_REFUSE:
         asked = data.get("new_deadline")
         if asked:
@@ -197,18 +229,19 @@ def note_label(kind: str, data: dict | None) -> str:
     Kind = Event.Kind
     if kind == Kind.REASSIGN:
         return _("Reason for the change")
-    if kind in (Kind.RETURN, Kind.EXTENSION_REFUSE) or (
+    if kind in (Kind.RETURN, Kind.EXTENSION_REFUSE, Kind.REOPEN) or (
         kind == Kind.WITHDRAW and not (data or {}).get("merged_into")
     ):
         return _("Reason")
-    if kind == Kind.ESCALATE:
+    if kind in LADDER_KINDS:
         return _("Instructions")
     return _("Note")
 
 
 def changes(kind: str, data: dict | None) -> list:
-    """The fields a change of assignment changed, before and after (``ledger.history``)."""
-    if kind != Event.Kind.REASSIGN:
+    """The fields a change of assignment or a reopening changed, before and after
+    (``ledger.history``)."""
+    if kind not in (Event.Kind.REASSIGN, Event.Kind.REOPEN):
         return []
     from .history import lines  # history reads the workflow, which imports this module
 
@@ -295,12 +328,13 @@ class ReminderSummary:
 
 
 def due_items(today: datetime.date, days: int) -> list[Item]:
-    """Open items overdue or due within ``days``, of active lead departments, in one query.
+    """Open items overdue or due within ``days`` working days, of active lead departments,
+    in one query.
 
     Ordered by department, then by deadline: the overdue ones come first in each department,
     the most overdue at the top.
     """
-    horizon = today + datetime.timedelta(days=days)
+    horizon = calendar().add(today, days)
     return list(
         Item.objects.open()
         .filter(deadline__lte=horizon, lead_department__is_active=True)
@@ -348,8 +382,8 @@ def _digest_row(item: Item, today: datetime.date) -> dict[str, Any]:
         "number": item.number,
         "title": item.title,
         "deadline": item.deadline,
-        "days_overdue": (today - item.deadline).days,
-        "days_left": (item.deadline - today).days,
+        "days_overdue": calendar().between(item.deadline, today),
+        "days_left": calendar().between(today, item.deadline),
         "url": item_url(item.pk),
     }
 

@@ -14,6 +14,8 @@ from django.views.decorators.http import require_POST
 
 from . import evidence, forms, history, workflow
 from .models import Extension, Item, Progress, Suggestion
+from .supervision.forms_reviews import ReopenForm
+from .supervision.models import Rating
 
 
 def _get_item_for_user(request: HttpRequest, pk: int) -> Item:
@@ -106,7 +108,7 @@ ACTIONS: dict[str, Action] = {
     "grant_extension": Action(
         forms.GrantExtensionForm,
         lambda item, by, d: workflow.grant_extension(
-            item, by=by, deadline=d["deadline"], note=d["note"]
+            item, by=by, deadline=d["deadline"], note=d["note"], working_days=d["working_days"]
         ),
         _("The extension was granted."),
         _("Grant the extension"),
@@ -122,6 +124,14 @@ ACTIONS: dict[str, Action] = {
         lambda item, by, d: workflow.escalate(item, by=by, note=d["note"]),
         _("The item was escalated."),
         _("Escalate"),
+    ),
+    "reopen": Action(
+        ReopenForm,
+        lambda item, by, d: workflow.reopen(
+            item, by=by, reason=d["reason"], deadline=d["deadline"], working_days=d["working_days"]
+        ),
+        _("The item was reopened: its rectification goes on."),
+        _("Reopen for rectification (重新整改)"),
     ),
     "comment": Action(
         forms.CommentForm,
@@ -175,6 +185,15 @@ def _withdrawal(item: Item, events: list) -> object | None:
     return next((e for e in reversed(events) if e.kind == "withdraw"), None)
 
 
+def _ladder_notices(user, item: Item) -> list:
+    """The escalation ladder's notices that list the item and that the user may read."""
+    from .supervision.ladder import notices_for
+    from .supervision.models import LadderStep
+
+    listing = LadderStep.objects.filter(item=item, notice__isnull=False).values("notice_id")
+    return list(notices_for(user).filter(pk__in=listing).order_by("-issued_at", "-pk"))
+
+
 def _form(name: str, item: Item, data=None, files=None, auto_id: str = "") -> forms.ActionForm:
     """The form of one action. Each form's ids are its own: the page holds several forms
     with the same field names, and a label must focus the field of its own form."""
@@ -215,6 +234,13 @@ def kept_form(action: str, fresh: Item, data, auto_id: str = "") -> forms.Action
     kept = _form(action, fresh, data, auto_id=auto_id)
     kept.is_valid()
     return kept
+
+
+def done_message(spec: Action, form: forms.ActionForm) -> str:
+    """What the page says once the action is taken: with the date, when a deadline was
+    given as a number of working days."""
+    counted = forms.counted_deadline(form.cleaned_data)
+    return f"{spec.done} {counted}" if counted else str(spec.done)
 
 
 def refusal_status(error: workflow.WorkflowError) -> int:
@@ -279,10 +305,17 @@ def _render_item(
             "item": item,
             "co_departments": list(item.co_departments.all()),
             "suggestions": list(Suggestion.objects.filter(item=item).order_by("seq")),
+            # The phone review's ratings, newest import first.
+            "ratings": list(
+                Rating.objects.filter(item=item)
+                .select_related("batch")
+                .order_by("-batch__imported_at", "-batch_id")
+            ),
             "timeline": timeline,
             "actions": actions,
             "corrections": corrections,
             "withdrawal": _withdrawal(item, events),
+            "ladder_notices": _ladder_notices(request.user, item),
             "pending_extension": pending,
             "error": error,
             "unsaved": unsaved,
@@ -316,7 +349,7 @@ def item_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return _render_item(
             request, fresh, {action: kept}, status=refusal_status(error), error=str(error)
         )
-    messages.success(request, spec.done)
+    messages.success(request, done_message(spec, form))
     if not Item.all_objects.visible_to(request.user).filter(pk=item.pk).exists():
         # Declined (退单) or moved to another department: the item is no longer theirs,
         # and their list is where they go on from.

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from . import numbering, workflow
 from .access import supervisor_required
+from .forms import counted_deadline
 from .forms_create import ITEM_FIELDS, PROPOSAL_FIELDS, NewItemForm
 from .inputs import parse_id
 from .intake.consolidation import title_for
@@ -105,11 +106,11 @@ def item_new(request: HttpRequest) -> HttpResponse:
     form = NewItemForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         item = create_item(form.cleaned_data, by=request.user)
-        messages.success(
-            request,
-            _("Item %(number)s was added to the ledger, awaiting assignment.")
-            % {"number": item.number},
-        )
+        added = _("Item %(number)s was added to the ledger, awaiting assignment.") % {
+            "number": item.number
+        }
+        counted = counted_deadline(form.cleaned_data)
+        messages.success(request, f"{added} {counted}" if counted else added)
         if item.kept_words is not None:
             messages.info(
                 request,

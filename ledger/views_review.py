@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 
 from . import workflow
 from .access import supervisor_required
-from .forms import ActionForm
+from .forms import ActionForm, counted_deadline
 from .forms_review import BulkAssignForm, selected_pks
 from .inputs import parse_id
 from .models import Category, Event, Extension, Item, Round
@@ -37,6 +37,7 @@ from .views import (
     ACTIONS,
     _form,
     _get_item_for_user,
+    done_message,
     kept_form,
     refusal_status,
     run_action,
@@ -189,7 +190,8 @@ def review_action(request: HttpRequest, pk: str, action: str) -> HttpResponse:
             request, {key: kept}, status=refusal_status(error), alert=Alert.about(fresh, error)
         )
     messages.success(
-        request, _("%(number)s: %(done)s") % {"number": item.number, "done": spec.done}
+        request,
+        _("%(number)s: %(done)s") % {"number": item.number, "done": done_message(spec, form)},
     )
     return redirect(f"{reverse('ledger:review')}#{QUEUE_ACTIONS[action]}")
 
@@ -459,6 +461,7 @@ def bulk_assign_submit(request: HttpRequest) -> HttpResponse:
                         long_term=long_term,
                         responsible_person=person,
                         at=at,
+                        working_days=d["working_days"],
                     )
                 except workflow.WorkflowError as error:
                     raise _Refused(item, error) from error
@@ -472,10 +475,9 @@ def bulk_assign_submit(request: HttpRequest) -> HttpResponse:
             request, form, status=refusal_status(error), refused=Alert.about(refused.item, error)
         )
     n = len(picks)
-    messages.success(
-        request,
-        ngettext("%(n)d item was assigned.", "%(n)d items were assigned.", n) % {"n": n},
-    )
+    done = ngettext("%(n)d item was assigned.", "%(n)d items were assigned.", n) % {"n": n}
+    counted = counted_deadline(d)
+    messages.success(request, f"{done} {counted}" if counted else done)
     # Back to the first page of the same filters: the assigned items have left the list,
     # so it now starts with the next ones to hand out.
     return redirect(f"{reverse('ledger:bulk-assign')}{_query(_filters(request))}")

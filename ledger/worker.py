@@ -1,7 +1,7 @@
 """The background worker that outlives its database and its own death (docs/workflow.md,
 "Long work in the background").
 
-``manage.py run_worker`` runs django-tasks-db's worker with three additions:
+``manage.py run_worker`` runs django-tasks-db's worker with these additions:
 
 - **A heartbeat.** A thread writes the worker's ``WorkerHeartbeat`` row every
   HEARTBEAT_SECONDS. A task claimed by a worker whose heartbeat is older than the lease
@@ -10,6 +10,9 @@
 - **Recovery.** At start and every RECOVER_SECONDS, ``recover`` fails such tasks and their
   jobs with a message a supervisor can act on, and frees a notice left "publishing": it can
   be published again. Nothing stays "running" for good.
+- **Group robots.** Every ``robots.PASS_SECONDS`` it queues a pass over the group-robot
+  messages whose time has come (a retry, a gathered digest), so that they go without a new
+  event.
 - **Reconnection.** When the database goes away the worker logs it, waits (1, 2, 4 … up to
   RECONNECT_MAX_SECONDS) and carries on when it is back, instead of exiting.
 """
@@ -32,6 +35,7 @@ from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from .models import Job, WorkerHeartbeat
+from .supervision import robots
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +146,7 @@ class Heartbeat(threading.Thread):
         self.started_at = timezone.now()
         self.stopped = threading.Event()
         self._recovered_at = 0.0
+        self._robots_at = 0.0
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -156,10 +161,22 @@ class Heartbeat(threading.Thread):
                 if count := recover():
                     logger.warning("Failed %d job(s) left behind by a stopped worker", count)
                 self._recovered_at = time.monotonic()
+            if time.monotonic() - self._robots_at >= robots.PASS_SECONDS:
+                self._robots_at = time.monotonic()
+                self.queue_robots()
         except DATABASE_AWAY as error:
             logger.warning("Heartbeat of worker %s not written: %s", self.worker_id, error)
             close_old_connections()
             connection.close()
+
+    def queue_robots(self) -> None:
+        """Queue the group robots' pass; a failure of it must not stop the beat."""
+        try:
+            robots.queue_pass()
+        except DATABASE_AWAY:
+            raise
+        except Exception:
+            logger.exception("Could not queue the group robots' pass")
 
 
 def run_surviving(run, *, running, sleep=time.sleep) -> None:

@@ -8,7 +8,8 @@ Each function:
    ``UPDATE … WHERE id = %s AND state = %s AND version = %s``, so that of two people who
    act on the same item at once exactly one wins and the other is told who was first,
 4. writes exactly one ``Event``, in the same transaction as the change; assign, return,
-   approve and escalate then hand it to ``notifications.notify`` in that transaction too.
+   approve, escalate and reopen then hand it to ``notifications.notify`` in that
+   transaction too.
 
 A refused action raises a ``WorkflowError`` whose message says why, in the active language,
 and has written nothing.
@@ -71,6 +72,7 @@ RULES: dict[str, Rule] = {
     "grant_extension": Rule(_("grant an extension of"), OPEN, SUPERVISOR),
     "refuse_extension": Rule(_("refuse an extension of"), OPEN, SUPERVISOR),
     "escalate": Rule(_("escalate"), OPEN, SUPERVISOR),
+    "reopen": Rule(_("reopen"), frozenset({State.CLOSED}), SUPERVISOR),
     "comment": Rule(_("comment on"), ALL, READER),
     "edit": Rule(_("edit"), LIVE, SUPERVISOR),
     "edit_plan": Rule(_("edit the measures and goal of"), OPEN, LEAD),
@@ -266,6 +268,14 @@ def record_creation(
     return events
 
 
+def _counted(deadline: datetime.date | None, working_days: int | None, at) -> dict:
+    """An event's record of a deadline set as a number of working days: the number, and
+    the day it was counted from."""
+    if deadline is None or not working_days:
+        return {}
+    return {"working_days": working_days, "counted_from": timezone.localdate(at).isoformat()}
+
+
 def _required(text: str, field: str, message) -> str:
     text = (text or "").strip()
     if not text:
@@ -286,10 +296,12 @@ def assign(
     responsible_person: str | None = None,
     note: str = "",
     at: datetime.datetime | None = None,
+    working_days: int | None = None,
 ) -> Event:
     """交办: a supervisor sets the responsibility of a draft item and hands it over.
 
-    The item gets a deadline, or is long-term (长期坚持) and has none."""
+    The item gets a deadline, or is long-term (长期坚持) and has none. ``working_days`` is
+    what the deadline was counted from, when it was given so: the event keeps it."""
     check("assign", by, item)
     at = _now(at)
     leader = leader or item.leader
@@ -334,6 +346,7 @@ def assign(
             lead_department=lead_department.name,
             co_departments=[d.name for d in item.co_departments.all()],
             deadline=deadline.isoformat() if deadline else "long_term",
+            **_counted(deadline, working_days, at),
         )
         notifications.notify(event)  # after co_departments.set: they are told too
         return event
@@ -462,6 +475,57 @@ def return_request(item: Item, *, by: User, reason: str, at=None) -> Event:
 
 
 @_transition
+def reopen(
+    item: Item,
+    *,
+    by: User,
+    reason: str,
+    deadline: datetime.date | None = None,
+    at=None,
+    working_days: int | None = None,
+) -> Event:
+    """重新整改: a supervisor takes a closed item back to in progress, with the reason (a
+    phone review rated it 不满意, a check found the problem back).
+
+    The close-out leaves the item (its date, who approved it, the outcome's kind); the
+    outcome text stays as the record of what was claimed. A deadline already past needs
+    a new one (``working_days`` from today, when given so), or the reopened item would be
+    overdue, and pressed by the ladder, at once."""
+    check("reopen", by, item)
+    reason = _required(reason, "reason", _("Say why the item is reopened."))
+    at = _now(at)
+    today = timezone.localdate(at)
+    old = item.deadline
+    if deadline is not None and deadline < today:
+        raise Invalid(_("The deadline cannot be in the past."), field="deadline")
+    if deadline is None and old is not None and old < today:
+        raise Invalid(
+            _("The deadline, %(deadline)s, has passed: set a new one for the reopened item.")
+            % {"deadline": old.isoformat()},
+            field="deadline",
+        )
+    changes = {"closed_on": None, "closed_by": None, "outcome_kind": ""}
+    moved = deadline is not None and deadline != old
+    if moved:
+        changes |= {"deadline": deadline, "long_term": False}
+        if old is not None:
+            changes["original_deadline"] = item.original_deadline or old
+    with transaction.atomic():
+        from_state = item.state
+        data = {"satisfaction": item.satisfaction} if item.satisfaction else {}
+        _swap(item, by, State.IN_PROGRESS, at, **changes)
+        if moved:
+            data |= {
+                "old_deadline": old.isoformat() if old else LONG_TERM,
+                "new_deadline": deadline.isoformat(),
+                **_counted(deadline, working_days, at),
+            }
+        event = _event(item, by, Kind.REOPEN, from_state, at, reason, **data)
+        notifications.notify(event)
+        return event
+
+
+@_transition
 def request_extension(
     item: Item, *, by: User, new_deadline: datetime.date, reason: str, at=None
 ) -> Extension:
@@ -540,9 +604,11 @@ def grant_extension(
     deadline: datetime.date | None = None,
     note: str = "",
     at=None,
+    working_days: int | None = None,
 ) -> Event:
     """批准延期: the deadline moves to the date asked for, or to ``deadline`` when the
-    supervisor grants another; the first deadline is kept for the record."""
+    supervisor grants another (``working_days`` from today, when given so); the first
+    deadline is kept for the record."""
     check("grant_extension", by, item)
     extension = _pending_extension(item, extension)
     at = _now(at)
@@ -573,6 +639,7 @@ def grant_extension(
             asked_deadline=extension.new_deadline.isoformat(),
             new_deadline=granted.isoformat(),
             requested_by=extension.requested_by_id,
+            **_counted(deadline, working_days, at),
         )
         notifications.notify(event)
         return event
@@ -606,12 +673,18 @@ def refuse_extension(
 
 @_transition
 def escalate(item: Item, *, by: User, note: str, at=None) -> Event:
-    """挂牌督办: a supervisor presses an item. An event, not a state."""
+    """挂牌督办: a supervisor presses an item. An event, not a state.
+
+    The item reaches that step of the escalation ladder (``supervision.ladder``) unless it
+    is higher already; its deadline stays as it is."""
     check("escalate", by, item)
     note = _required(note, "note", _("Say what the escalation asks of the department."))
     at = _now(at)
+    changes = {"escalated_at": at}
+    if item.ladder_step in ("", Item.LadderStep.REMIND, Item.LadderStep.URGE):
+        changes["ladder_step"] = Item.LadderStep.ESCALATE
     with transaction.atomic():
-        _swap(item, by, item.state, at, escalated_at=at)
+        _swap(item, by, item.state, at, **changes)
         event = _event(item, by, Kind.ESCALATE, item.state, at, note)
         notifications.notify(event)
         return event
@@ -729,6 +802,7 @@ def reassign(
     long_term: bool = False,
     responsible_person: str | None = None,
     at=None,
+    working_days: int | None = None,
 ) -> Event:
     """调整交办: a supervisor changes who answers for an open item, or by when, with a
     reason. The departments that gain or lose it, and those that keep it, are told."""
@@ -798,6 +872,7 @@ def reassign(
             changes=changes,
             gained=sorted(now_responsible - responsible),
             lost=sorted(responsible - now_responsible - {None}),
+            **(_counted(deadline, working_days, at) if "deadline" in moved else {}),
         )
         notifications.notify(event)
         return event

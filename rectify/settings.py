@@ -354,8 +354,9 @@ CONTENT_SECURITY_POLICY = {
 EVIDENCE_MAX_BYTES = envint("EVIDENCE_MAX_MB", "20") * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Deadline light (红黄绿灯): yellow when the deadline falls within this many days.
-DUE_SOON_DAYS = envint("DUE_SOON_DAYS", "7")
+# Deadline light (红黄绿灯): yellow when the deadline falls within this many working days
+# (ledger/supervision/workdays.py); also the daily digest's horizon.
+DUE_SOON_DAYS = envint("DUE_SOON_DAYS", "5")
 LEDGER_PAGE_SIZE = envint("LEDGER_PAGE_SIZE", "20")
 
 # Intake (导入): spreadsheets refused before they are read when larger than this, and
@@ -368,6 +369,13 @@ IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # A worker whose heartbeat is older than this is dead, and the work it held is failed.
 WORKER_LEASE_SECONDS = envint("WORKER_LEASE_SECONDS", "90")
+
+# Group robots (ledger/supervision/robots.py): the only hosts a department's webhook may
+# point at, so that an administrator's address cannot make the server call anything else
+# (a private WeCom deployment adds its own); and the seconds a department's notices are
+# gathered into one message before it goes.
+ROBOT_ALLOWED_HOSTS = envlist("ROBOT_ALLOWED_HOSTS", "qyapi.weixin.qq.com,oapi.dingtalk.com")
+ROBOT_GATHER_SECONDS = envint("ROBOT_GATHER_SECONDS", "60")
 
 # /health/ (ledger/health.py) fails below this much free space for uploaded and published
 # files, and when tasks have waited this long while no worker has beaten this recently.

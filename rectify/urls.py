@@ -26,5 +26,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("intake/", include("ledger.intake.urls")),
     path("notices/", include("ledger.publication.urls")),
+    path("supervision/", include("ledger.supervision.urls")),
     path("", include("ledger.urls")),
 ]

@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from ledger import workflow
 from ledger.models import Item
+from ledger.supervision import workdays
 
 from .factory import in_days, make_department, make_item, make_leader, make_round, make_user
 
@@ -16,6 +17,9 @@ from .factory import in_days, make_department, make_item, make_leader, make_roun
 def _fresh_cache():
     """The filter choices are cached for seconds; a test must not see another's rows."""
     cache.clear()
+    # Likewise the working-day calendar: each test starts with an empty table of days (a
+    # test's rows are rolled back unseen), so the calendar needs no query to know it.
+    workdays.prime({})
 
 
 @pytest.fixture

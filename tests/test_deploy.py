@@ -101,6 +101,7 @@ def test_the_daily_timer_runs_the_reminders_then_clears_sessions():
     assert unit.get("Service", "Type") == "oneshot"
     assert [words[2] for words in commands(unit)] == [
         "send_reminders",
+        "propose_ladder",
         "clearsessions",
         "cleanup_uploads",
     ]

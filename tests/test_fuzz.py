@@ -66,6 +66,8 @@ from django.utils import timezone
 from ledger import evidence, workflow
 from ledger.models import Department, Job
 from ledger.publication.models import Notice, Publication, PublishedAnnex, Section
+from ledger.supervision import ladder, scores
+from ledger.supervision.models import CalendarDay, LadderStep, ScoreSheet
 
 from .factory import in_days, make_category, make_item, make_suggestion, make_user
 
@@ -287,6 +289,40 @@ class Ledger:
         PublishedAnnex.objects.create(
             publication=publication, number=1, html="<table></table>", html_sha256="d" * 64
         )
+        # The round's department scores as published (ledger/supervision/scores.py).
+        self.score_sheet = ScoreSheet.objects.create(
+            round=self.round,
+            weights=scores.current_weights().as_json(),
+            rows=scores.compute(self.round).as_json(),
+            published_by=self.alice,
+        )
+        # The working-day calendar's table: a local day off, and a make-up workday.
+        self.calendar_days = [
+            CalendarDay.objects.create(day=datetime.date(2026, 11, 20), is_workday=False),
+            CalendarDay.objects.create(day=datetime.date(2027, 2, 20), is_workday=True),
+        ]
+        # The escalation ladder: a step waiting for a supervisor, and a notice to 教育局.
+        urged, reminded = self.items[0], self.items[2]
+        self.ladder_notice = ladder.issue(
+            "urge",
+            [self.edu],
+            title="督办通知",
+            body="请加快整改",
+            by=self.alice,
+            at=timezone.now(),
+            signer="督查办",
+        )
+        LadderStep.objects.create(
+            item=urged,
+            step="urge",
+            deadline=urged.deadline,
+            working_days=3,
+            status="confirmed",
+            notice=self.ladder_notice,
+        )
+        LadderStep.objects.create(
+            item=reminded, step="remind", deadline=reminded.deadline, working_days=-2
+        )
 
     def user(self, role: Role):
         """The role's user, made once."""
@@ -332,8 +368,16 @@ class Ledger:
             return [{k: str(v) for k, v in d.items()} for d in by_name[name]]
         if name.startswith("publication:") and params == ["pk"]:
             return [{"pk": pk} for pk in notices]
+        if name in ("supervision:notice", "supervision:notice-pdf"):
+            return [{"pk": str(self.ladder_notice.pk)}]
+        if name.startswith("supervision:score-sheet") and params == ["pk"]:
+            return [{"pk": str(self.score_sheet.pk)}]
         if name.startswith("manage:account"):
             return [{"pk": str(u.pk)} for u in (self.bob, self.admin, self.alice)]
+        if name in ("manage:calendar-day", "manage:calendar-delete"):
+            return [{"pk": str(d.pk)} for d in self.calendar_days]
+        if name.startswith("manage:department"):
+            return [{"pk": pk} for pk in departments]
         if name.startswith("intake:") and params == ["pk"]:
             return [{"pk": round_}]
         if name.startswith("intake:category-"):

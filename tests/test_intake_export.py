@@ -159,9 +159,9 @@ def test_rows_are_written_exactly_as_openpyxl_writes_them_from_values():
         ["r", "n", None, None, None, None, None, None, None, None],
     ]
     ends = [
-        ["=g", "=s", 0.5],
-        ["张三", "长期坚持", "措施", "目标", "已交办", 1.0],
-        [None, "待交办", 0.0],
+        ["=g", "=s", 0.5, "=l"],
+        ["张三", "长期坚持", "措施", "目标", "已交办", 1.0, "挂牌督办"],
+        [None, "待交办", 0.0, None],
     ]
     rows = [start + end for start, end in zip(rows, ends, strict=True)] * 3
 

@@ -15,12 +15,13 @@ from ledger.models import Item, Suggestion
 
 from .files.intake import build
 
-REQUIRED = {"ledger": "title", "feedback": "text"}
+REQUIRED = {"ledger": "title", "feedback": "text", "review": "rating"}
 # A column beside the one tested, naming the required field (or, for the required field's
 # own names, a field that no Otherwise name falls back to).
 COMPANION = {
     "ledger": {"title": "责任人", None: "问题"},
     "feedback": {"text": "备注", None: "意见建议内容"},
+    "review": {"rating": "编号", None: "评价"},
 }
 READ = {
     "ledger": {
@@ -31,6 +32,7 @@ READ = {
         "section": "category",
     },
     "feedback": {"fields": HEADERS["feedback"], "required": "text", "section": "category_text"},
+    "review": {"fields": HEADERS["review"], "required": "rating"},
 }
 
 

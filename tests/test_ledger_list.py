@@ -568,7 +568,8 @@ def test_each_row_shows_its_light_deadline_flags_and_escapes_what_it_shows(clien
     assert 'class="light light-red" title="逾期"' in row["a"]
     assert in_days(-2).isoformat() in row["a"] and "市教育局" in row["a"]
     assert "长期坚持" in row["b"] and "light-" not in row["b"]
-    assert '<span class="flag">挂牌督办</span>' in row["c"] and "李文华" in row["c"]
+    # Escalated: the row shows the step of the escalation ladder it has reached.
+    assert '<span class="badge badge-ladder-escalate">' in row["c"] and "李文华" in row["c"]
     assert '<span class="badge badge-assigned">已交办</span>' in row["c"]
 
 

@@ -28,6 +28,15 @@ class Due:
     pass
 
 
+@pytest.fixture(autouse=True)
+def _a_wednesday_before_a_holiday():
+    """Working days depend on the date: Wednesday 17 June 2026, two days before the Dragon
+    Boat holiday (Friday 19 June)."""
+    at = datetime.datetime(2026, 6, 17, 9, tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
+    with time_machine.travel(at, tick=False):
+        yield
+
+
 @pytest.fixture
 def due(cast) -> Due:
     """市教育局 (with an address, and bob's) has four items to remind of and three not to;
@@ -88,7 +97,8 @@ def test_each_department_gets_one_digest_of_its_overdue_and_soon_due_items(due):
     assert positions == sorted(positions)
     for item in [due.later, due.closed, due.draft, due.traffic, due.health, due.gone]:
         assert item.number not in body
-    assert "逾期 10 天" in body
+    # Ten days before is Sunday 7 June: eight working days overdue.
+    assert "逾期 8 个工作日" in body
     assert f"/items/{due.overdue_old.pk}/" in body
 
     traffic = digest_for("jtj@example.gov.cn")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from ledger.models import Department, Leader, User
+from ledger.models import Department, Leader, RobotKind, User
+from ledger.supervision import robots
 
 
 class AccountForm(forms.ModelForm):
@@ -75,3 +79,103 @@ class AccountFilter(forms.Form):
             ("first", _("Has not chosen a password yet")),
         ],
     )
+
+
+class RobotForm(forms.Form):
+    """A department's group robot: its kind, webhook address and, for DingTalk, signing
+    secret. The secret is never drawn back: left empty, the one on file is kept."""
+
+    kind = forms.ChoiceField(
+        label=_("Group robot"),
+        required=False,
+        choices=[
+            ("", _("None: notices by e-mail and in the application only")),
+            *RobotKind.choices,
+        ],
+    )
+    url = forms.CharField(
+        label=_("Webhook address"),
+        required=False,
+        max_length=500,
+        widget=forms.URLInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+        help_text=_(
+            "From the group's robot settings: "
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=… "
+            "or https://oapi.dingtalk.com/robot/send?access_token=…"
+        ),
+    )
+    secret = forms.CharField(
+        label=_("Signing secret (DingTalk)"),
+        required=False,
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, department: Department, **kwargs) -> None:
+        kwargs.setdefault("initial", {"kind": department.robot_kind, "url": department.robot_url})
+        super().__init__(*args, **kwargs)
+        self.department = department
+        on_file = department.robot_secret
+        if on_file:
+            self.fields["secret"].help_text = _(
+                "%(secret)s is on file; leave this empty to keep it."
+            ) % {"secret": robots.masked(on_file)}
+        else:
+            self.fields["secret"].help_text = _(
+                "Begins with SEC: the robot's security setting “加签”. Not needed for WeCom."
+            )
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind") or ""
+        if not kind:
+            # No robot: what was typed in the other fields goes with it.
+            return {"kind": "", "url": "", "secret": ""}
+        if self.has_error("url"):
+            return data
+        try:
+            data["url"] = robots.check_url(data.get("url") or "", kind)
+        except ValidationError as error:
+            self.add_error("url", error)
+        if kind == RobotKind.DINGTALK:
+            typed = data.get("secret") or ""
+            secret = typed or (
+                self.department.robot_secret
+                if self.department.robot_kind == RobotKind.DINGTALK
+                else ""
+            )
+            try:
+                data["secret"] = robots.check_secret(secret)
+            except ValidationError as error:
+                self.add_error("secret", error)
+        else:
+            data["secret"] = ""
+        return data
+
+    def changes(self) -> dict[str, list[str]]:
+        """What the form changes, before and after, with the address's token and the
+        secret masked: for the audit trail."""
+        with translation.override(settings.LANGUAGE_CODE):
+            return self._changes()
+
+    def _changes(self) -> dict[str, list[str]]:
+        department, data = self.department, self.cleaned_data
+        out = {}
+        labels = dict(self.fields["kind"].choices)
+        if data["kind"] != department.robot_kind:
+            out[str(self.fields["kind"].label)] = [
+                str(labels.get(department.robot_kind, "")) if department.robot_kind else "",
+                str(labels.get(data["kind"], "")) if data["kind"] else "",
+            ]
+        if data["url"] != department.robot_url:
+            out[str(self.fields["url"].label)] = [
+                robots.masked_url(department.robot_url),
+                robots.masked_url(data["url"]),
+            ]
+        if data["secret"] != department.robot_secret:
+            out[str(self.fields["secret"].label)] = [
+                robots.masked(department.robot_secret),
+                robots.masked(data["secret"]),
+            ]
+        return out

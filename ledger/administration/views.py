@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from ledger import audit
 from ledger.access import administrator_required
 from ledger.models import Department, Leader, User
+from ledger.supervision import workdays
 
 from . import accounts
 from .forms import AccountFilter, AccountForm
@@ -39,6 +40,7 @@ def hub(request: HttpRequest) -> HttpResponse:
             "departments": Department.objects.filter(is_active=True).count(),
             "leaders": Leader.objects.filter(is_active=True).count(),
             "first_time": User.objects.filter(is_active=True, must_change_password=True).count(),
+            "missing_schedule": workdays.years_without_schedule(),
         },
     )
 

@@ -54,6 +54,7 @@ COLUMNS = (
     ("goal", 30, True),
     ("state", 10, False),
     ("percent", 8, False),
+    ("ladder", 12, False),
 )
 VALUES = (
     "pk",
@@ -71,6 +72,7 @@ VALUES = (
     "goal",
     "state",
     "percent",
+    "ladder_step",
 )
 
 
@@ -89,6 +91,7 @@ def headers() -> list[str]:
         pgettext("ledger column", "Goal"),
         pgettext("ledger column", "State"),
         pgettext("ledger column", "Percent done"),
+        pgettext("ledger column", "Ladder step"),
     ]
 
 
@@ -252,6 +255,7 @@ def ledger_rows(
     The items and their joined names stream from the database in chunks; the
     co-responsible departments of a chunk are read in one query."""
     states = {value: str(label) for value, label in Item.State.choices}
+    steps = {value: str(label) for value, label in Item.LadderStep.choices}
     long_term = long_term_text()
     through = Item.co_departments.through
     rows = items.values_list(*VALUES).iterator(chunk_size=CHUNK)
@@ -280,6 +284,7 @@ def ledger_rows(
             goal,
             state,
             percent,
+            ladder_step,
         ) in chunk:
             yield [
                 round_name,
@@ -295,6 +300,7 @@ def ledger_rows(
                 goal or None,
                 states.get(state, state),
                 percent / 100,
+                steps.get(ladder_step),
             ]
         if progress:
             progress(len(chunk))

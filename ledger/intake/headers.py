@@ -4,7 +4,8 @@ first (docs/intake.md, "Header row").
 The names are those of the tables offices publish and pass round: 问题清单, 整改清单 and
 整改台账 (序号, 存在问题, 整改措施, 整改时限, 责任领导, 牵头单位, 责任单位, 配合单位, 责任人,
 整改进展, 备注 …), the summaries of citizens' suggestions (序号, 意见建议内容, 所属领域, 县区,
-反馈渠道, 备注), and the columns the ledger export writes, in Chinese and in English.
+反馈渠道, 备注), the third party's phone review (事项编号, 评议结果, 群众意见), and the
+columns the ledger export writes, in Chinese and in English.
 
 A name wrapped in ``Otherwise`` means what the rest of the header lets it mean: 责任单位
 alone is the lead department, and beside 牵头单位 (or 牵头部门, 主办单位 …) it is the
@@ -128,6 +129,9 @@ LEDGER: dict[str, tuple[str, ...]] = {
         "Status",
         "Progress",
         "Percent done",
+        # The escalation ladder's step (督办阶梯), which the export writes.
+        "督办阶段",
+        "Ladder step",
     ),
 }
 
@@ -188,5 +192,56 @@ FEEDBACK: dict[str, tuple[str, ...]] = {
     "note": ("备注", "备注说明", "说明", "Note", "Notes", "Remarks"),
 }
 
+# The third party's phone review (专项评议): the item's number, its rating, the comment.
+# The item's own number wins over a 序号 beside it (1, 2, 3 …), which is then named as
+# not read.
+REVIEW: dict[str, tuple[str, ...]] = {
+    "number": (
+        "事项编号",
+        "台账编号",
+        "问题编号",
+        "编号",
+        "序号",
+        "Item number",
+        "Number",
+        "No.",
+        "No",
+    ),
+    "rating": (
+        "评议结果",
+        "评价结果",
+        "测评结果",
+        "满意度",
+        "满意程度",
+        "满意度评价",
+        "群众满意度",
+        "是否满意",
+        "评价",
+        "评议",
+        "Rating",
+        "Satisfaction",
+    ),
+    "comment": (
+        "评价意见",
+        "评议意见",
+        "群众意见",
+        "具体意见",
+        "意见",
+        "不满意原因",
+        "原因",
+        "备注",
+        "说明",
+        "Comment",
+        "Comments",
+        "Remarks",
+        "Note",
+        "Notes",
+    ),
+}
+
 # The one table: kind of file → field → names.
-HEADERS: dict[str, dict[str, tuple[str, ...]]] = {"ledger": LEDGER, "feedback": FEEDBACK}
+HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ledger": LEDGER,
+    "feedback": FEEDBACK,
+    "review": REVIEW,
+}

@@ -101,6 +101,11 @@ def ledger_rows(items, names: dict[str, dict]) -> str:
     }
     lights[""] = ""
     escalated = f' · <span class="flag">{e(_("Escalated"))}</span>'
+    # The step of the escalation ladder the item has reached, kept on its row.
+    steps = {
+        value: f' · <span class="badge badge-ladder-{value}">{e(label)}</span>'
+        for value, label in Item.LadderStep.choices
+    }
     long_term = e(pgettext("deadline", "Long-term"))
     states = {value: e(label) for value, label in Item.State.choices}
     # The item page's URL, reversed once: the key is the only part that varies.
@@ -116,7 +121,9 @@ def ledger_rows(items, names: dict[str, dict]) -> str:
         if item.leader_id is not None:
             post, name = leaders[item.leader_id]
             meta += f" · {e(post)} {e(name)}"
-        if item.escalated_at:
+        if item.ladder_step in steps:
+            meta += steps[item.ladder_step]
+        elif item.escalated_at:
             meta += escalated
         if item.long_term:
             deadline = long_term

@@ -998,6 +998,7 @@ class Command(BaseCommand):
             if round_ is not None:
                 self.summarise(round_)
         self.notice(cast)
+        self.supervision(cast)
         self.sign_ins(cast)
 
     def notice(self, cast: Cast) -> None:
@@ -1026,6 +1027,38 @@ class Command(BaseCommand):
         self.stdout.write(
             f"公示 notice: {notice.title} — 发布任务 publishing job {job.pk} ({job.state})"
         )
+
+    def supervision(self, cast: Cast) -> None:
+        """The evaluation office's day: the ladder's steps proposed for today, and a phone
+        review (专项评议) of the 2019 round's closed items imported as its sheet would be."""
+        from ledger.supervision.ladder import propose
+        from ledger.supervision.models import ReviewBatch
+        from ledger.supervision.reviews import plan_review, write_review
+
+        proposal = propose()
+        self.stdout.write(
+            f"督办阶梯 ladder: {proposal.new_total} 项待确认 steps proposed for today"
+        )
+        round_ = Round.objects.filter(code="2019").first()
+        if round_ is None or ReviewBatch.objects.filter(round=round_).exists():
+            return
+        closed = list(Item.objects.filter(round=round_, state=Item.State.CLOSED).order_by("number"))
+        r = random.Random(2019)
+        rated = r.sample(closed, k=len(closed) * 2 // 3)
+        words = ["满意"] * 6 + ["基本满意"] * 3 + ["不满意"]
+        comments = {
+            "满意": "群众反映问题已解决",
+            "基本满意": "有改善，希望继续保持",
+            "不满意": "问题仍然存在",
+        }
+        lines = ["事项编号,评议结果,评议意见"]
+        for item in sorted(rated, key=lambda item: item.number):
+            word = r.choice(words)
+            lines.append(f"{item.number},{word},{comments[word]}")
+        data = "\n".join(lines).encode("utf-8")
+        plan = plan_review(data, "2019年度专项评议结果.csv", round_)
+        batch = write_review(plan, by=cast.supervisor)
+        self.stdout.write(f"专项评议 phone review: {batch.rows} 条评议 ratings imported")
 
     def summarise(self, round_: Round) -> None:
         items = Item.objects.filter(round=round_)

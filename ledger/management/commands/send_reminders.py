@@ -18,7 +18,7 @@ from ledger.notifications import send_reminders
 class Command(BaseCommand):
     help = (
         "Email each department one digest of the items it leads that are overdue or due "
-        "within N days. Sends at most one digest per department per day."
+        "within N working days. Sends at most one digest per department per day."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,7 +26,10 @@ class Command(BaseCommand):
             "--days",
             type=int,
             default=settings.DUE_SOON_DAYS,
-            help="List items due within this many days (default: DUE_SOON_DAYS, %(default)s).",
+            help=(
+                "List items due within this many working days "
+                "(default: DUE_SOON_DAYS, %(default)s)."
+            ),
         )
         parser.add_argument(
             "--dry-run",

@@ -201,6 +201,25 @@ def test_the_thresholds_are_appended_with_who_set_them_and_audited(client, cast)
     assert "督查员甲" in page.content.decode()
 
 
+def test_the_issuing_office_set_with_the_thresholds_heads_the_next_notices(
+    client, cast, urged
+):
+    client.force_login(cast.alice)
+    data = {
+        "remind_before": 3,
+        "urge_after": 1,
+        "escalate_after": 10,
+        "escalate_days": 10,
+        "circulate_after": 1,
+        "issuer": "某市督查考评办公室",
+    }
+    assert client.post(reverse("supervision:ladder-settings"), data).status_code == 302
+    ladder.confirm(LadderStep.objects.values_list("pk", flat=True), by=cast.alice, today=TODAY)
+    issuers = set(SupervisionNotice.objects.values_list("issuer", flat=True))
+    assert issuers == {"某市督查考评办公室"}
+    assert "某市督查考评办公室" in pdf_html(SupervisionNotice.objects.first())
+
+
 def test_thresholds_out_of_order_are_refused_and_kept(client, cast):
     client.force_login(cast.alice)
     url = reverse("supervision:ladder-settings")

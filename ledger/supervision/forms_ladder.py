@@ -28,6 +28,7 @@ class LadderSettingsForm(forms.ModelForm):
             "escalate_after",
             "escalate_days",
             "circulate_after",
+            "issuer",
         ]
         help_texts = {
             "remind_before": _("0 reminds on the deadline day only."),
@@ -40,11 +41,17 @@ class LadderSettingsForm(forms.ModelForm):
                 "escalation is confirmed."
             ),
             "circulate_after": _("Counted from the new deadline the escalation gave."),
+            "issuer": _(
+                "Printed at the head of each notice and in its signature. Left empty, the "
+                "issuer of the last public notice (公示) is printed."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
+            if name == "issuer":
+                continue
             least = 0 if name == "remind_before" else 1
             field.validators += [MinValueValidator(least), MaxValueValidator(MOST_WORKING_DAYS)]
             field.widget.attrs.update(min=least, max=MOST_WORKING_DAYS)

@@ -244,10 +244,13 @@ class _Taken(Exception):
 
 
 def issuer() -> str:
-    """The office that signs a notice: as its last public notice (公示) named it, else the
-    site's name."""
+    """The office that signs a notice: as the ladder's settings name it, else as its last
+    public notice (公示) named it, else the site's name."""
     from ledger.publication.models import Notice
 
+    office = LadderSettings.current().issuer
+    if office:
+        return office
     named = (
         Notice.objects.exclude(issuer="")
         .order_by("-created_at", "-pk")

@@ -84,6 +84,13 @@ class LadderSettings(models.Model):
         _("circulate (通报) after this many working days past the escalation's deadline"),
         default=1,
     )
+    # The office printed at the head of each notice and in its signature.
+    issuer = models.CharField(
+        _("issuing office"),
+        max_length=100,
+        blank=True,
+        help_text=_("e.g. 玉林市委市政府督查和绩效考评办公室"),
+    )
     set_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("set by"),

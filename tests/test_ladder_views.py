@@ -201,9 +201,7 @@ def test_the_thresholds_are_appended_with_who_set_them_and_audited(client, cast)
     assert "督查员甲" in page.content.decode()
 
 
-def test_the_issuing_office_set_with_the_thresholds_heads_the_next_notices(
-    client, cast, urged
-):
+def test_the_issuing_office_set_with_the_thresholds_heads_the_next_notices(client, cast, urged):
     client.force_login(cast.alice)
     data = {
         "remind_before": 3,

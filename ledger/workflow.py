@@ -504,7 +504,9 @@ def reopen(
             % {"deadline": old.isoformat()},
             field="deadline",
         )
-    changes = {"closed_on": None, "closed_by": None, "outcome_kind": ""}
+    # A reopened item's rectification starts again, and so does its escalation ladder: a
+    # step reached before the close-out would otherwise stop the ladder from pressing it.
+    changes = {"closed_on": None, "closed_by": None, "outcome_kind": "", "ladder_step": ""}
     moved = deadline is not None and deadline != old
     if moved:
         changes |= {"deadline": deadline, "long_term": False}
@@ -513,6 +515,8 @@ def reopen(
     with transaction.atomic():
         from_state = item.state
         data = {"satisfaction": item.satisfaction} if item.satisfaction else {}
+        if item.ladder_step:
+            data["ladder_step"] = item.ladder_step
         _swap(item, by, State.IN_PROGRESS, at, **changes)
         if moved:
             data |= {

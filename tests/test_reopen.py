@@ -217,3 +217,11 @@ def test_a_reopened_item_tells_its_rating_in_the_history(cast, closed):
         assert [(line.label, line.value) for line in lines(event)] == [
             ("Rating", "Not satisfied (不满意)")
         ]
+
+
+def test_a_reopened_item_climbs_the_escalation_ladder_again(cast, closed):
+    Item.objects.filter(pk=closed.pk).update(ladder_step=Item.LadderStep.CIRCULATE)
+    closed.refresh_from_db()
+    event = workflow.reopen(closed, by=cast.alice, reason="群众反映问题复发", deadline=in_days(5))
+    assert Item.objects.get(pk=closed.pk).ladder_step == ""
+    assert event.data["ladder_step"] == "circulate"

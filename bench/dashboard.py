@@ -22,37 +22,23 @@ Unknown arguments are ignored (``make bench`` passes the same BENCH_ARGS to ever
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import random
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pgcluster import Cluster  # noqa: E402 - after the path fix above
-from bench.run import (  # noqa: E402
-    BenchFailure,
-    configure,
-    count_queries,
-    prepare_database,
-    say,
-    seed,
-)
+from bench import children  # noqa: E402 - after the path fix above
+from bench.run import BenchFailure, count_queries  # noqa: E402
 
 DEFAULT_ITEMS = 100_000
 DEFAULT_REPEAT = 15
 TARGET_MS = 300.0
 TARGET_QUERIES = 20
-# Of the overdue items, the share at each step of the escalation ladder (the rest none).
-LADDER_SHARES = {"urge": 0.30, "escalate": 0.10, "circulate": 0.03}
 REMIND_SHARE = 0.5  # of the items falling due within a week
 
 
@@ -102,35 +88,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --- The child: one database ------------------------------------------------------------------
-
-
-def climb_the_ladder(rng: random.Random) -> dict[str, int]:
-    """Put a share of the late items on each step of the ladder, and half of those falling
-    due within a week on the reminder; the counts per step."""
-    import datetime
-
-    from django.utils import timezone
-
-    from ledger.models import Item, overdue_condition
-
-    today = timezone.localdate()
-    late = list(Item.objects.filter(overdue_condition(today)).values_list("pk", flat=True))
-    soon = list(
-        Item.objects.open()
-        .filter(deadline__gte=today, deadline__lte=today + datetime.timedelta(days=7))
-        .values_list("pk", flat=True)
-    )
-    rng.shuffle(late)
-    steps, at = {}, 0
-    for step, share in LADDER_SHARES.items():
-        ids = late[at : at + int(len(late) * share)]
-        at += len(ids)
-        steps[step] = ids
-    steps["remind"] = rng.sample(soon, int(len(soon) * REMIND_SHARE))
-    for step, ids in steps.items():
-        for start in range(0, len(ids), 500):
-            Item.objects.filter(pk__in=ids[start : start + 500]).update(ladder_step=step)
-    return {step: len(ids) for step, ids in steps.items()}
 
 
 def pages(bench) -> list[tuple[str, object, dict[str, str]]]:
@@ -210,90 +167,19 @@ def measure(args: argparse.Namespace, bench) -> list[dict]:
     return results
 
 
-def child(args: argparse.Namespace) -> int:
-    """Seed the database at --dashboard-child and measure; one JSON line on stdout."""
-    scratch = Path(tempfile.mkdtemp(prefix="rectify-bench-dashboard-"))
-    try:
-        args.database_url = args.dashboard_child
-        configure(args, scratch)
-        import django
-
-        django.setup()
-        from django.db import connection
-
-        prepare_database(argparse.Namespace(reset=False))
-        rng = random.Random(args.seed)
-        seed_args = argparse.Namespace(items=args.items, transitions=1, seed=args.seed)
-        started = time.perf_counter()
-        bench, _figures = seed(seed_args, rng, scratch)
-        steps = climb_the_ladder(rng)
-        if connection.vendor == "postgresql":
-            # As autovacuum would after the ladder's updates: statistics, and the
-            # visibility map that index-only scans need.
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE ledger_item")
-        seeded = time.perf_counter() - started
-        results = measure(args, bench)
-        if connection.vendor == "sqlite":
-            version = f"SQLite {connection.Database.sqlite_version}"
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute("SHOW server_version")
-                version = f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
-        print(
-            json.dumps({"database": version, "seconds": seeded, "steps": steps, "pages": results})
-        )
-        return 0
-    except BenchFailure as failure:
-        print(f"bench/dashboard.py: FAILED: {failure}", file=sys.stderr)
-        return 1
-    finally:
-        if "django.db" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        shutil.rmtree(scratch, ignore_errors=True)
+def seed_and_measure(args: argparse.Namespace, scratch: Path) -> dict:
+    """The child's figures: seeded, then measured."""
+    # As autovacuum would after the ladder's updates: statistics, and the visibility map
+    # that index-only scans need.
+    bench, steps, seeded = children.seed_ledger(
+        args, scratch, remind_share=REMIND_SHARE, analyze="VACUUM ANALYZE ledger_item"
+    )
+    results = measure(args, bench)
+    version = children.database_version()
+    return {"database": version, "seconds": seeded, "steps": steps, "pages": results}
 
 
 # --- The parent: each database in turn --------------------------------------------------------
-
-
-def run_child(args: argparse.Namespace, url: str) -> dict:
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--dashboard-child",
-        url,
-        "--items",
-        str(args.items),
-        "--dashboard-repeat",
-        str(args.dashboard_repeat),
-        "--seed",
-        str(args.seed),
-    ]
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BENCH_DATABASE_URL")}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    sys.stderr.write(done.stderr)
-    if done.returncode != 0:
-        raise BenchFailure(f"measuring on {url.split('@')[-1]} failed (exit {done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def scratch_postgres(server_url: str) -> tuple[str, str]:
-    """A new database on the server of ``server_url``: (its URL, its name)."""
-    import psycopg
-
-    name = f"rectify_dashboard_bench_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + "/" + name, name
-
-
-def drop_postgres(server_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def report(args: argparse.Namespace, runs: list[dict]) -> list[str]:
@@ -325,38 +211,9 @@ def report(args: argparse.Namespace, runs: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.dashboard_child:
-        return child(args)
-    server = args.database_url
-    runs, pg_name = [], None
-    scratch = Path(tempfile.mkdtemp(prefix="rectify-bench-dashboard-"))
-    try:
-        if server and server.startswith(("postgres://", "postgresql://")):
-            url, pg_name = scratch_postgres(server)
-            say(f"dashboard: {args.items:,} items on PostgreSQL (a scratch database)…")
-            runs.append(run_child(args, url))
-        else:
-            say(f"dashboard: {args.items:,} items on SQLite…")
-            runs.append(run_child(args, f"sqlite:///{scratch / 'dashboard.sqlite3'}"))
-            say(f"dashboard: {args.items:,} items on a throwaway PostgreSQL cluster…")
-            with Cluster() as cluster:
-                runs.append(run_child(args, cluster.create_database("dashboard")))
-        missed = report(args, runs)
-        if args.dashboard_json:
-            args.dashboard_json.parent.mkdir(parents=True, exist_ok=True)
-            args.dashboard_json.write_text(json.dumps(runs, ensure_ascii=False, indent=2) + "\n")
-        if missed:
-            print(
-                f"bench/dashboard.py: FAILED: target missed by {'; '.join(missed)}", file=sys.stderr
-            )
-            return 1
-        return 0
-    except BenchFailure as failure:
-        print(f"bench/dashboard.py: FAILED: {failure}", file=sys.stderr)
-        return 1
-    finally:
-        if pg_name:
-            drop_postgres(server, pg_name)
-        shutil.rmtree(scratch, ignore_errors=True)
+        return children.child(args, "dashboard", args.dashboard_child, seed_and_measure)
+    repeat = ["--dashboard-repeat", str(args.dashboard_repeat)]
+    return children.parent(args, "dashboard", report, args.dashboard_json, repeat)
 
 
 if __name__ == "__main__":

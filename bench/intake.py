@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pgcluster import drop_postgres, scratch_postgres  # noqa: E402 - after the path fix above
 from bench.run import BenchFailure, configure, say  # noqa: E402
 
 TARGET_IMPORT_RATE = 5_000
@@ -60,26 +61,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", help=argparse.SUPPRESS)
     args, _unknown = parser.parse_known_args(argv)
     return args
-
-
-# --- Scratch database ------------------------------------------------------------------------
-
-
-def scratch_postgres(url: str) -> tuple[str, str]:
-    """A new database on the server of ``url``: (its URL, its name)."""
-    import psycopg
-
-    name = f"rectify_intake_bench_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.rsplit("/", 1)[0] + "/" + name, name
-
-
-def drop_postgres(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- Data ------------------------------------------------------------------------------------
@@ -328,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     server_url, pg_name = args.database_url, None
     try:
         if server_url and server_url.startswith("postgres"):
-            args.database_url, pg_name = scratch_postgres(server_url)
+            args.database_url, pg_name = scratch_postgres(server_url, "intake")
         else:
             args.database_url = None  # a new SQLite file in the scratch folder
         url = configure(args, scratch)

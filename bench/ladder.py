@@ -23,27 +23,20 @@ are ignored (``make bench`` passes the same BENCH_ARGS to every script).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import random
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pgcluster import Cluster  # noqa: E402 - after the path fix above
-from bench.run import BenchFailure, configure, prepare_database, say, seed  # noqa: E402
+from bench import children  # noqa: E402 - after the path fix above
+from bench.run import BenchFailure  # noqa: E402
 
 DEFAULT_ITEMS = 100_000
 TARGET_SECONDS = 5.0
-# Of the overdue items, the share already on each step of the ladder (the rest on none).
-LADDER_SHARES = {"urge": 0.30, "escalate": 0.10, "circulate": 0.03}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -87,26 +80,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- The child: one database ------------------------------------------------------------------
 
 
-def climb_the_ladder(rng: random.Random) -> dict[str, int]:
-    """Put a share of the late items on each step of the ladder: the counts per step."""
-    from django.utils import timezone
-
-    from ledger.models import Item, overdue_condition
-
-    late = list(
-        Item.objects.filter(overdue_condition(timezone.localdate())).values_list("pk", flat=True)
-    )
-    rng.shuffle(late)
-    steps, at = {}, 0
-    for step, share in LADDER_SHARES.items():
-        ids = late[at : at + int(len(late) * share)]
-        at += len(ids)
-        steps[step] = len(ids)
-        for start in range(0, len(ids), 500):
-            Item.objects.filter(pk__in=ids[start : start + 500]).update(ladder_step=step)
-    return steps
-
-
 def timed(function, *args, **kwargs):
     started = time.perf_counter()
     result = function(*args, **kwargs)
@@ -114,8 +87,6 @@ def timed(function, *args, **kwargs):
 
 
 def measure(bench) -> dict:
-    from django.db import connection
-
     from ledger.supervision import ladder
     from ledger.supervision.models import LadderStep
 
@@ -134,14 +105,8 @@ def measure(bench) -> dict:
     done, confirm_s = timed(ladder.confirm, page, by=bench.supervisor)
     if len(done.confirmed) + len(done.stale) != len(page):
         raise BenchFailure(f"confirming {len(page)} steps took {len(done.confirmed)}")
-    if connection.vendor == "sqlite":
-        version = f"SQLite {connection.Database.sqlite_version}"
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
     return {
-        "database": version,
+        "database": children.database_version(),
         "read": first.read,
         "proposed": first.new,
         "rows": rows,
@@ -153,78 +118,13 @@ def measure(bench) -> dict:
     }
 
 
-def child(args: argparse.Namespace) -> int:
-    """Seed the database at --ladder-child and measure; one JSON line on stdout."""
-    scratch = Path(tempfile.mkdtemp(prefix="rectify-bench-ladder-"))
-    try:
-        args.database_url = args.ladder_child
-        configure(args, scratch)
-        import django
-
-        django.setup()
-        from django.db import connection
-
-        prepare_database(argparse.Namespace(reset=False))
-        rng = random.Random(args.seed)
-        seed_args = argparse.Namespace(items=args.items, transitions=1, seed=args.seed)
-        started = time.perf_counter()
-        bench, _figures = seed(seed_args, rng, scratch)
-        steps = climb_the_ladder(rng)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
-        seeded = time.perf_counter() - started
-        result = measure(bench)
-        print(json.dumps(result | {"seconds": seeded, "steps": steps}))
-        return 0
-    except BenchFailure as failure:
-        print(f"bench/ladder.py: FAILED: {failure}", file=sys.stderr)
-        return 1
-    finally:
-        if "django.db" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        shutil.rmtree(scratch, ignore_errors=True)
+def seed_and_measure(args: argparse.Namespace, scratch: Path) -> dict:
+    """The child's figures: seeded, then measured."""
+    bench, steps, seeded = children.seed_ledger(args, scratch)
+    return measure(bench) | {"seconds": seeded, "steps": steps}
 
 
 # --- The parent: each database in turn --------------------------------------------------------
-
-
-def run_child(args: argparse.Namespace, url: str) -> dict:
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--ladder-child",
-        url,
-        "--items",
-        str(args.items),
-        "--seed",
-        str(args.seed),
-    ]
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BENCH_DATABASE_URL")}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    sys.stderr.write(done.stderr)
-    if done.returncode != 0:
-        raise BenchFailure(f"measuring on {url.split('@')[-1]} failed (exit {done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def scratch_postgres(server_url: str) -> tuple[str, str]:
-    """A new database on the server of ``server_url``: (its URL, its name)."""
-    import psycopg
-
-    name = f"rectify_ladder_bench_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + "/" + name, name
-
-
-def drop_postgres(server_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def report(args: argparse.Namespace, runs: list[dict]) -> list[str]:
@@ -267,39 +167,9 @@ def report(args: argparse.Namespace, runs: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.ladder_child:
-        return child(args)
-    server = args.database_url
-    runs, pg_name = [], None
-    scratch = Path(tempfile.mkdtemp(prefix="rectify-bench-ladder-"))
-    try:
-        if server and server.startswith(("postgres://", "postgresql://")):
-            url, pg_name = scratch_postgres(server)
-            say(f"ladder: {args.items:,} items on PostgreSQL (a scratch database)…")
-            runs.append(run_child(args, url))
-        else:
-            wanted = args.databases.split(",")
-            if "sqlite" in wanted:
-                say(f"ladder: {args.items:,} items on SQLite…")
-                runs.append(run_child(args, f"sqlite:///{scratch / 'ladder.sqlite3'}"))
-            if "postgresql" in wanted:
-                say(f"ladder: {args.items:,} items on a throwaway PostgreSQL cluster…")
-                with Cluster() as cluster:
-                    runs.append(run_child(args, cluster.create_database("ladder")))
-        missed = report(args, runs)
-        if args.ladder_json:
-            args.ladder_json.parent.mkdir(parents=True, exist_ok=True)
-            args.ladder_json.write_text(json.dumps(runs, ensure_ascii=False, indent=2) + "\n")
-        if missed:
-            print(f"bench/ladder.py: FAILED: target missed by {'; '.join(missed)}", file=sys.stderr)
-            return 1
-        return 0
-    except BenchFailure as failure:
-        print(f"bench/ladder.py: FAILED: {failure}", file=sys.stderr)
-        return 1
-    finally:
-        if pg_name:
-            drop_postgres(server, pg_name)
-        shutil.rmtree(scratch, ignore_errors=True)
+        return children.child(args, "ladder", args.ladder_child, seed_and_measure)
+    databases = args.databases.split(",")
+    return children.parent(args, "ladder", report, args.ladder_json, databases=databases)
 
 
 if __name__ == "__main__":

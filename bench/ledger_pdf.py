@@ -33,7 +33,6 @@ import os
 import platform
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.children import run_again  # noqa: E402 - after the path fix above
 from bench.run import BenchFailure, configure, prepare_database, say  # noqa: E402
 
 DEFAULT_ITEMS = 5_000
@@ -206,24 +206,8 @@ def main() -> int:
         results = []
         for paper in papers:
             say(f"printing {args.print_items:,} items on {paper.upper()} in a child process…")
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    str(Path(__file__).resolve()),
-                    "--child-print",
-                    paper,
-                    "--child-user",
-                    str(bench.supervisor.pk),
-                ],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-                cwd=ROOT,
-            )
-            if done.returncode != 0:
-                raise BenchFailure(f"printing failed: {done.stderr[-3000:]}")
-            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            arguments = ["--child-print", paper, "--child-user", str(bench.supervisor.pk)]
+            results.append(run_again(__file__, arguments, env, "printing"))
         print(
             f"python   {platform.python_version()}  machine {platform.platform()}, "
             f"{os.cpu_count()} CPUs  database {vendor}"

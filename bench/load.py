@@ -56,7 +56,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pgcluster import Cluster, free_port  # noqa: E402 - after the path fix above
+from bench.pgcluster import (  # noqa: E402 - after the path fix above
+    Cluster,
+    drop_postgres,
+    free_port,
+    scratch_postgres,
+)
 from bench.run import KEYWORD, BenchFailure, prepare_database, say  # noqa: E402
 
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
@@ -215,17 +220,11 @@ def scratch_database(server_url: str | None) -> Iterator[Database]:
             pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
             yield Database(url, "throwaway cluster", pid)
         return
-    import psycopg
-
-    name = f"rectify_load_bench_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url, name = scratch_postgres(server_url, "load")
     try:
-        url = server_url.rsplit("/", 1)[0] + "/" + name
         yield Database(url, f"database {name} on --database-url", None)
     finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_postgres(server_url, name)
 
 
 def site_environment(url: str, scratch: Path) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL cluster of one's own, for the tests and benches that need a
 server they may stop, start and fill as they like (the worker's survival of its database,
 the load bench). It is scripts/with-postgres as a Python object: initdb in a temporary
-folder, a free port on 127.0.0.1, durability off, removed on ``close``.
+folder, a free port on 127.0.0.1, durability off, removed on ``close``. And, for a bench
+given a server instead (--database-url), a scratch database of its own on that server.
 
 Debian's ``postgresql`` package provides the server binaries; ``make test`` and ``make
 bench`` install it when missing."""
@@ -121,3 +122,22 @@ class Cluster:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def scratch_postgres(server_url: str, bench: str) -> tuple[str, str]:
+    """A new database for ``bench`` on the server of ``server_url`` (the database the URL
+    names is left alone): (its URL, its name)."""
+    import psycopg
+
+    name = f"rectify_{bench}_bench_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name, name
+
+
+def drop_postgres(server_url: str, name: str) -> None:
+    """Drop ``scratch_postgres``'s database, connections and all."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

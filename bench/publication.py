@@ -29,7 +29,6 @@ import os
 import platform
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import (  # noqa: E402 - after the path fix above
+from bench.children import run_again  # noqa: E402 - after the path fix above
+from bench.run import (  # noqa: E402
     HELLO_PATH,
     BenchFailure,
     _curl,
@@ -265,17 +265,8 @@ def main() -> int:
         notice, suggestions = seed(args.publish_items, random.Random(args.seed))
 
         say("publishing in a child process…")
-        result = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child-publish", str(notice.pk)],
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, DATABASE_URL=url),
-            check=False,
-            cwd=ROOT,
-        )
-        if result.returncode != 0:
-            raise BenchFailure(f"publishing failed: {result.stderr[-3000:]}")
-        published = json.loads(result.stdout.strip().splitlines()[-1])
+        env = dict(os.environ, DATABASE_URL=url)
+        published = run_again(__file__, ["--child-publish", str(notice.pk)], env, "publishing")
 
         _ensure_tools()
         page_path = f"/notices/{notice.pk}/"

@@ -47,7 +47,7 @@ def years(today: datetime.date | None = None) -> tuple[int, int]:
     the farthest year a deadline may be set in."""
     today = today or timezone.localdate()
     # The calendar counts working days from its first year (before it, calendar days).
-    return workdays._FIRST_YEAR, today.year + DEADLINE_YEARS
+    return workdays.FIRST_YEAR, today.year + DEADLINE_YEARS
 
 
 def check_year(day: datetime.date) -> None:

@@ -28,7 +28,8 @@ DAY = datetime.timedelta(days=1)
 # The calendar is read from the database at most this often in each process; a change on
 # the calendar page clears this process's copy at once (signals in ledger/apps.py).
 TTL_SECONDS = 300
-_FIRST_YEAR = 2000
+# The first year the calendar counts in working days; before it, days are calendar days.
+FIRST_YEAR = 2000
 
 
 class _FirstDays(dict):
@@ -105,13 +106,13 @@ class WorkCalendar:
         """Working days from the calendar's origin up to and including ``day``."""
         year = day.year
         if year not in self._bases:
-            self._bases[year] = sum(self._total(y) for y in range(_FIRST_YEAR, year))
+            self._bases[year] = sum(self._total(y) for y in range(FIRST_YEAR, year))
         return self._bases[year] + self._year(year)[day.toordinal() - _JAN1[year]]
 
     def between(self, start: datetime.date, end: datetime.date) -> int:
         """Working days after ``start`` up to and including ``end``; negative when ``end``
         comes first. A deadline today and ``between(deadline, today)`` is 0: not overdue."""
-        if start.year < _FIRST_YEAR or end.year < _FIRST_YEAR:
+        if start.year < FIRST_YEAR or end.year < FIRST_YEAR:
             return (end - start).days
         return self.ordinal(end) - self.ordinal(start)
 

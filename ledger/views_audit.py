@@ -26,7 +26,7 @@ from openpyxl.cell import WriteOnlyCell
 from . import audit
 from .access import auditor_required
 from .inputs import parse_id
-from .intake.export import FORMULA_STARTS, cell_text
+from .intake.export import text_cell
 from .models import AuditEntry
 
 PAGE_SIZE = 50
@@ -200,7 +200,4 @@ def _workbook(lines) -> Workbook:
 def _text(sheet, value: str) -> WriteOnlyCell:
     """A text that stays text: a user name typed at the sign-in page or a notice's title
     that begins like a formula must not run as one in the auditor's spreadsheet."""
-    cell = WriteOnlyCell(sheet, value=cell_text(str(value)))
-    cell.data_type = "s"
-    cell.quotePrefix = cell.value.startswith(FORMULA_STARTS)
-    return cell
+    return text_cell(sheet, str(value))

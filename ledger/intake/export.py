@@ -109,6 +109,24 @@ def cell_text(text: str) -> str:
     return text[:CELL_MAX_CHARS]
 
 
+def text_cell(sheet, value, *, bold: bool = False, wrap: bool | None = None) -> WriteOnlyCell:
+    """A write-only cell that keeps text as text: ``cell_text``'s cleaning, and a text that
+    begins like a formula (= + - @) stored as a string, never run as one. ``wrap`` sets
+    the alignment (wrapped or not, top); None leaves it as it is."""
+    if isinstance(value, str):
+        value = cell_text(value)
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if value.startswith(FORMULA_STARTS):
+            cell.quotePrefix = True
+    if bold:
+        cell.font = Font(bold=True)
+    if wrap is not None:
+        cell.alignment = Alignment(wrap_text=wrap, vertical="top")
+    return cell
+
+
 class _ColumnCell(Cell):
     """A reused cell whose style never changes once set: its style id and whether it has
     a style are read once (``fix_style``), not looked up in the workbook's style list for

@@ -17,9 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
 
-from ledger.intake.export import FORMULA_STARTS, cell_text
+from ledger.intake.export import text_cell
 
 from . import markup
 
@@ -89,19 +88,7 @@ _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 def _cell(ws, value, *, bold=False, wrap=True) -> WriteOnlyCell:
-    if isinstance(value, str):
-        value = cell_text(value)  # no control character XML forbids: the file stays whole
-    cell = WriteOnlyCell(ws, value=value)
-    if isinstance(value, str):
-        # Text is text: a cell starting with = + - @ is stored as a string, never a
-        # formula (openpyxl would otherwise take "=…" as one).
-        cell.data_type = "s"
-        if value.startswith(FORMULA_STARTS):
-            cell.quotePrefix = True
-    if bold:
-        cell.font = Font(bold=True)
-    cell.alignment = Alignment(wrap_text=wrap, vertical="top")
-    return cell
+    return text_cell(ws, value, bold=bold, wrap=wrap)
 
 
 def xlsx_bytes(snapshot: dict) -> bytes:

@@ -48,11 +48,10 @@ from django.utils.translation import gettext_lazy as _
 from django_tasks import task
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from ledger import jobs
-from ledger.intake.export import FORMULA_STARTS, cell_text
+from ledger.intake.export import text_cell
 from ledger.models import CoDepartment, Department, Event, Item, Round, User, overdue_condition
 
 from . import charts as draw
@@ -643,16 +642,8 @@ def charts(sheet: Sheet) -> list[dict]:
 
 
 def _cell(sheet, value, *, bold: bool = False) -> WriteOnlyCell:
-    if isinstance(value, str):
-        value = cell_text(value)
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
-        # Text stays text: a department named "=…" is never a formula.
-        cell.data_type = "s"
-        cell.quotePrefix = value.startswith(FORMULA_STARTS)
-    if bold:
-        cell.font = Font(bold=True)
-    return cell
+    # Text stays text: a department named "=…" is never a formula.
+    return text_cell(sheet, value, bold=bold)
 
 
 def xlsx_bytes(sheet: Sheet) -> bytes:
